@@ -1,0 +1,91 @@
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { createHub } from '../server/index.js';
+import { demoPage } from './demo-page.js';
+
+export interface ServeOptions {
+  readonly port: number;
+  readonly host: string;
+  readonly basePath: string;
+  readonly publishToken: string | undefined;
+  readonly historySize: number;
+  readonly historyAgeMs: number;
+  readonly drainWindowMs: number;
+  /** Publish a tick on channel `demo` every second, for the demo page. */
+  readonly demo: boolean;
+}
+
+const HEADERS_TIMEOUT_MS = 10_000;
+
+/** Runs the standalone hub until SIGINT/SIGTERM, then drains and exits. */
+export async function serve(options: ServeOptions): Promise<void> {
+  const hub = createHub({
+    basePath: options.basePath,
+    publishToken: options.publishToken,
+    history: { maxCount: options.historySize, maxAgeMs: options.historyAgeMs },
+  });
+  const server = http.createServer({
+    // Slowloris: headers within 10 s, checked every second rather than Node's 30 s.
+    headersTimeout: HEADERS_TIMEOUT_MS,
+    requestTimeout: 60_000,
+    connectionsCheckingInterval: 1000,
+  });
+  const page = demoPage(options.basePath);
+  server.on('request', (req, res) => {
+    if (req.method === 'GET' && (req.url === '/' || req.url?.startsWith('/?'))) {
+      res.writeHead(200, {
+        'Content-Type': 'text/html; charset=utf-8',
+        'Cache-Control': 'no-cache',
+      });
+      res.end(page);
+      return;
+    }
+  });
+  // attach() keeps the page listener above for what is not the hub's.
+  hub.attach(server, { basePath: options.basePath });
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port, options.host, () => resolve());
+  });
+  const { port } = server.address() as AddressInfo;
+  const shownHost = options.host.includes(':') ? `[${options.host}]` : options.host;
+  console.log(`listening on http://${shownHost}:${port}`);
+
+  const ticker = options.demo ? startDemoTicker(hub.publish.bind(hub)) : undefined;
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) {
+      console.log(`${signal} again: exiting now`);
+      process.exit(1);
+    }
+    stopping = true;
+    console.log(
+      `${signal}: draining ${hub.stats().connections.websocket + hub.stats().connections.sse} streams over ${options.drainWindowMs} ms`,
+    );
+    clearInterval(ticker);
+    server.close();
+    await hub.close({ drainWindowMs: options.drainWindowMs });
+    server.closeAllConnections();
+    console.log('stopped');
+    process.exit(0);
+  };
+  process.on('SIGINT', () => void stop('SIGINT'));
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+}
+
+function startDemoTicker(
+  publish: (channel: string, data: unknown, options: { event: string }) => Promise<unknown>,
+): ReturnType<typeof setInterval> {
+  let n = 0;
+  let price = 100;
+  return setInterval(() => {
+    n += 1;
+    price = Math.max(1, price + (Math.random() - 0.5) * 2);
+    publish(
+      'demo',
+      { n, price: Math.round(price * 100) / 100, sentAt: Date.now() },
+      { event: 'tick' },
+    ).catch((error: unknown) => console.error('demo publish failed', error));
+  }, 1000);
+}

@@ -1,0 +1,308 @@
+import type { Envelope } from '../protocol/envelope.js';
+import { TidewireError } from '../protocol/errors.js';
+import type { Broker, ChannelRead, PublishRequest } from './broker.js';
+import { EncodedEnvelope } from './encoded-envelope.js';
+import { type Position, formatPosition, parsePosition, tryParsePosition } from './position.js';
+
+/**
+ * The hub's core: local subscriptions, fan-out of what the broker delivers, and the
+ * catch-up that joins history and live envelopes without loss or repetition. It knows no
+ * socket and no transport; transports hand it a `Subscriber`.
+ *
+ * @module
+ */
+
+/** Where a subscriber stands after subscribing to one channel. */
+export interface SubscribeResult {
+  readonly channel: string;
+  /**
+   * The position just before the first envelope that follows. A client that stores it can
+   * resume from it even when it never receives an envelope.
+   */
+  readonly position: string;
+  /** True when a `since` position was given and every envelope after it follows. */
+  readonly recovered: boolean;
+  /** True when history no longer reached back to `since`: `onGap` follows, then what is held. */
+  readonly gap: boolean;
+}
+
+/**
+ * What a transport implements to receive a subscription's traffic. The hub calls, per
+ * `subscribe()`: `onSubscribed` once, then for each channel `onGap` (when needed) and the
+ * backlog, then live envelopes, each envelope once and in order per channel.
+ * Implementations must not throw; they are called in the fan-out loop.
+ */
+export interface Subscriber {
+  onSubscribed(results: readonly SubscribeResult[]): void;
+  onGap(channel: string): void;
+  onEnvelope(envelope: EncodedEnvelope): void;
+}
+
+/** The transport names of SPEC.md. */
+export type TransportName = 'websocket' | 'sse' | 'long-polling' | 'polling' | 'http';
+
+/** Who sent something to the hub, as `hub.onMessage` listeners see it. */
+export interface ConnectionInfo {
+  /** Unique per connection (per request for the HTTP transports). */
+  readonly id: string;
+  readonly transport: TransportName;
+  /** The peer's address as the socket saw it. */
+  readonly ip: string;
+}
+
+/** Called for every envelope that a client published, after it was published. */
+export type MessageListener = (connection: ConnectionInfo, envelope: Envelope) => void;
+
+export interface HubCoreOptions {
+  readonly broker: Broker;
+  /** Where errors that no caller can receive go (a throwing listener, a failed unsubscribe). */
+  readonly onError?: (error: unknown, context: string) => void;
+}
+
+interface Subscription {
+  // Live envelopes that arrive while history is being read wait here, so that the backlog
+  // goes first and nothing is delivered twice.
+  buffer: EncodedEnvelope[] | undefined;
+  epoch: string;
+  seq: number;
+}
+
+interface CatchUp {
+  readonly result: SubscribeResult;
+  readonly backlog: EncodedEnvelope[];
+}
+
+/** @internal The transport-free hub; `createHub` wraps it with HTTP and the transports. */
+export class HubCore {
+  readonly #broker: Broker;
+  readonly #onError: (error: unknown, context: string) => void;
+  readonly #channels = new Map<string, Map<Subscriber, Subscription>>();
+  readonly #bySubscriber = new Map<Subscriber, Set<string>>();
+  // Broker subscribe/unsubscribe calls per channel run one after another, so that a quick
+  // unsubscribe-then-subscribe cannot end unsubscribed.
+  readonly #brokerOps = new Map<string, Promise<void>>();
+  readonly #listeners = new Set<MessageListener>();
+
+  constructor(options: HubCoreOptions) {
+    this.#broker = options.broker;
+    this.#onError = options.onError ?? (() => {});
+  }
+
+  get broker(): Broker {
+    return this.#broker;
+  }
+
+  start(): Promise<void> {
+    return this.#broker.start({ onEnvelope: (envelope) => this.#fanOut(envelope) });
+  }
+
+  /** Publishes through the broker; resolves once the envelope is in history. */
+  publish(request: PublishRequest): Promise<Envelope> {
+    return this.#broker.publish(request);
+  }
+
+  /** Publishes what a client sent, then tells the `onMessage` listeners. */
+  async receive(connection: ConnectionInfo, request: PublishRequest): Promise<Envelope> {
+    const envelope = await this.#broker.publish(request);
+    for (const listener of this.#listeners) {
+      try {
+        listener(connection, envelope);
+      } catch (error) {
+        this.#onError(error, 'onMessage listener threw');
+      }
+    }
+    return envelope;
+  }
+
+  onMessage(listener: MessageListener): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  /** Number of channels `subscriber` is subscribed to (or subscribing to). */
+  subscriptionCount(subscriber: Subscriber): number {
+    return this.#bySubscriber.get(subscriber)?.size ?? 0;
+  }
+
+  /** Whether `subscriber` is subscribed (or subscribing) to `channel`. */
+  isSubscribed(subscriber: Subscriber, channel: string): boolean {
+    return this.#bySubscriber.get(subscriber)?.has(channel) ?? false;
+  }
+
+  /**
+   * Subscribes to `channels`, resuming each from its position in `since` when given.
+   * Throws `BAD_CURSOR` for a malformed position and `ALREADY_SUBSCRIBED` for a channel the
+   * subscriber already has, before anything is registered. Channels that the subscriber left
+   * while history was being read are left out of the results.
+   */
+  async subscribe(
+    subscriber: Subscriber,
+    channels: readonly string[],
+    since: ReadonlyMap<string, string> = new Map(),
+  ): Promise<SubscribeResult[]> {
+    const starts = channels.map((channel) => {
+      if (this.isSubscribed(subscriber, channel)) {
+        throw new TidewireError('ALREADY_SUBSCRIBED', `already subscribed to ${channel}`);
+      }
+      const text = since.get(channel);
+      return { channel, since: text === undefined ? undefined : parsePosition(text) };
+    });
+    const states = starts.map(({ channel }) => this.#register(subscriber, channel));
+    let reads: ChannelRead[];
+    try {
+      await Promise.all(states.map((state) => state.ready));
+      reads = await Promise.all(starts.map((s) => this.#broker.read(s.channel, s.since)));
+    } catch (error) {
+      this.unsubscribe(subscriber, channels);
+      throw error;
+    }
+    const catchUps: Array<CatchUp & { subscription: Subscription }> = [];
+    starts.forEach(({ channel, since: position }, index) => {
+      const subscription = this.#channels.get(channel)?.get(subscriber);
+      if (!subscription || subscription !== states[index]?.subscription) return;
+      catchUps.push({
+        ...resolveCatchUp(channel, reads[index] as ChannelRead, position),
+        subscription,
+      });
+    });
+    subscriber.onSubscribed(catchUps.map((c) => c.result));
+    for (const { result, backlog, subscription } of catchUps) {
+      this.#flush(subscriber, result, backlog, subscription);
+    }
+    return catchUps.map((c) => c.result);
+  }
+
+  /** Leaves `channels`; channels not subscribed are ignored. */
+  unsubscribe(subscriber: Subscriber, channels: Iterable<string>): void {
+    const own = this.#bySubscriber.get(subscriber);
+    for (const channel of channels) {
+      const subscribers = this.#channels.get(channel);
+      if (!subscribers?.delete(subscriber)) continue;
+      own?.delete(channel);
+      if (subscribers.size === 0) {
+        this.#channels.delete(channel);
+        this.#queueBrokerOp(channel, () => this.#broker.unsubscribe(channel));
+      }
+    }
+    if (own?.size === 0) this.#bySubscriber.delete(subscriber);
+  }
+
+  /** Leaves every channel; what a transport calls when its connection ends. */
+  unsubscribeAll(subscriber: Subscriber): void {
+    const own = this.#bySubscriber.get(subscriber);
+    if (own) this.unsubscribe(subscriber, [...own]);
+  }
+
+  /** Channels with at least one subscriber on this node. */
+  get channelCount(): number {
+    return this.#channels.size;
+  }
+
+  close(): Promise<void> {
+    return this.#broker.close();
+  }
+
+  #register(subscriber: Subscriber, channel: string) {
+    const subscription: Subscription = { buffer: [], epoch: '', seq: 0 };
+    let subscribers = this.#channels.get(channel);
+    let ready = this.#brokerOps.get(channel) ?? Promise.resolve();
+    if (!subscribers) {
+      subscribers = new Map();
+      this.#channels.set(channel, subscribers);
+      ready = this.#queueBrokerOp(channel, () => this.#broker.subscribe(channel));
+    }
+    subscribers.set(subscriber, subscription);
+    let own = this.#bySubscriber.get(subscriber);
+    if (!own) this.#bySubscriber.set(subscriber, (own = new Set()));
+    own.add(channel);
+    return { subscription, ready };
+  }
+
+  #queueBrokerOp(channel: string, op: () => Promise<void>): Promise<void> {
+    const previous = this.#brokerOps.get(channel) ?? Promise.resolve();
+    const next = previous.then(op);
+    const settled = next.catch((error: unknown) => this.#onError(error, `broker op on ${channel}`));
+    this.#brokerOps.set(channel, settled);
+    void settled.then(() => {
+      if (this.#brokerOps.get(channel) === settled) this.#brokerOps.delete(channel);
+    });
+    return next;
+  }
+
+  #flush(
+    subscriber: Subscriber,
+    result: SubscribeResult,
+    backlog: EncodedEnvelope[],
+    subscription: Subscription,
+  ): void {
+    const start = tryParsePosition(result.position) as Position;
+    subscription.epoch = start.epoch;
+    subscription.seq = start.seq;
+    if (result.gap) subscriber.onGap(result.channel);
+    const buffered = subscription.buffer ?? [];
+    subscription.buffer = undefined;
+    for (const encoded of backlog) this.#deliver(subscriber, subscription, encoded);
+    for (const encoded of buffered) this.#deliver(subscriber, subscription, encoded);
+  }
+
+  #fanOut(envelope: Envelope): void {
+    const subscribers = this.#channels.get(envelope.channel);
+    if (!subscribers) return;
+    const encoded = encode(envelope);
+    if (!encoded) {
+      this.#onError(
+        new Error(`broker delivered an envelope with a bad id: ${envelope.id}`),
+        'fan-out',
+      );
+      return;
+    }
+    for (const [subscriber, subscription] of subscribers) {
+      if (subscription.buffer) subscription.buffer.push(encoded);
+      else this.#deliver(subscriber, subscription, encoded);
+    }
+  }
+
+  #deliver(subscriber: Subscriber, subscription: Subscription, encoded: EncodedEnvelope): void {
+    // Same epoch: deliver only what is newer (the backlog and the live buffer overlap).
+    // Another epoch: the channel's history was reset while subscribed; follow the new one.
+    if (encoded.epoch === subscription.epoch && encoded.seq <= subscription.seq) return;
+    subscription.epoch = encoded.epoch;
+    subscription.seq = encoded.seq;
+    try {
+      subscriber.onEnvelope(encoded);
+    } catch (error) {
+      this.#onError(error, 'subscriber threw');
+    }
+  }
+}
+
+function encode(envelope: Envelope): EncodedEnvelope | undefined {
+  const position = tryParsePosition(envelope.id);
+  return position && new EncodedEnvelope(envelope, position.epoch, position.seq);
+}
+
+/** Decides, from a broker read and the asked position, what one subscriber gets. */
+export function resolveCatchUp(
+  channel: string,
+  read: ChannelRead,
+  since: Position | undefined,
+): CatchUp {
+  const top = formatPosition({ epoch: read.epoch, seq: read.top });
+  if (!since) {
+    return { result: { channel, position: top, recovered: false, gap: false }, backlog: [] };
+  }
+  const backlog = read.envelopes.map(encode).filter((e): e is EncodedEnvelope => !!e);
+  const first = backlog[0];
+  const reachesBack =
+    since.epoch === read.epoch &&
+    since.seq <= read.top &&
+    (first ? first.seq <= since.seq + 1 : read.top === since.seq);
+  if (reachesBack) {
+    return {
+      result: { channel, position: formatPosition(since), recovered: true, gap: false },
+      backlog,
+    };
+  }
+  const position = first ? formatPosition({ epoch: read.epoch, seq: first.seq - 1 }) : top;
+  return { result: { channel, position, recovered: false, gap: true }, backlog };
+}

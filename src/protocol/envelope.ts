@@ -1,0 +1,35 @@
+import { TidewireError } from './errors.js';
+
+/**
+ * One published message, the same JSON on every transport (SPEC.md § Envelope).
+ *
+ * `id` is opaque to clients: unique and ordered within `channel`, and what a client hands
+ * back to resume. When `binary` is true, `data` is the base64 text of the published bytes:
+ * the transports are text-only (SSE, JSON polls), so bytes travel as base64 everywhere.
+ */
+export interface Envelope {
+  readonly id: string;
+  readonly channel: string;
+  readonly event: string;
+  readonly data: unknown;
+  readonly ts: number;
+  readonly binary?: true;
+}
+
+/** The event name an envelope gets when the publisher gives none. */
+export const DEFAULT_EVENT = 'message';
+
+// Event names end up in SSE `event:` lines and in client routing maps: no control characters
+// (CR, LF and NUL would inject SSE fields), and bounded like channel names.
+// eslint-disable-next-line no-control-regex
+const EVENT_PATTERN = /^[^\u0000-\u001f\u007f]{1,128}$/;
+
+/** Returns the event name to use (`message` when absent), or throws `BAD_EVENT`. */
+export function normalizeEvent(event: unknown): string {
+  if (event === undefined || event === null) return DEFAULT_EVENT;
+  if (typeof event === 'string' && EVENT_PATTERN.test(event)) return event;
+  throw new TidewireError(
+    'BAD_EVENT',
+    'invalid event name: expected a string of 1-128 characters without control characters',
+  );
+}

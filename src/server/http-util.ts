@@ -1,0 +1,131 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { TidewireError, isTidewireError } from '../protocol/errors.js';
+import { assertChannel } from '../protocol/channel.js';
+
+/**
+ * Small HTTP helpers shared by the routes and the HTTP transports. Every error answer goes
+ * through `sendError`: one status and one `{ code, message }` body per error code.
+ */
+
+/** Writes a JSON answer. */
+export function sendJson(
+  res: ServerResponse,
+  status: number,
+  body: unknown,
+  headers: Record<string, string> = {},
+): void {
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
+  const text = typeof body === 'string' ? body : JSON.stringify(body);
+  res.writeHead(status, {
+    'Content-Type': 'application/json; charset=utf-8',
+    'Content-Length': Buffer.byteLength(text),
+    'Cache-Control': 'no-store',
+    ...headers,
+  });
+  res.end(text);
+}
+
+/** Answers an error as its HTTP status and `{ code, message }`; unknown errors become 500. */
+export function sendError(
+  res: ServerResponse,
+  error: unknown,
+  headers: Record<string, string> = {},
+): void {
+  const known = isTidewireError(error) ? error : new TidewireError('INTERNAL', 'internal error');
+  sendJson(res, known.status, { code: known.code, message: known.message }, headers);
+}
+
+/** The peer address as the socket saw it (proxies are the operator's to configure). */
+export function clientIp(req: IncomingMessage): string {
+  return req.socket.remoteAddress ?? 'unknown';
+}
+
+interface MaybeParsedBody {
+  body?: unknown;
+  _body?: boolean;
+}
+
+/**
+ * Reads a request body up to `limit` bytes. Refuses a larger one with `MESSAGE_TOO_LARGE`
+ * as soon as its length is known, without buffering it. Returns a body that a framework
+ * (Express's `express.json()` / `express.text()`) already parsed as it is.
+ */
+export function readBody(
+  req: IncomingMessage,
+  limit: number,
+): Promise<Buffer | { parsed: unknown }> {
+  const parsed = req as IncomingMessage & MaybeParsedBody;
+  if (parsed._body === true || (req.readableEnded && parsed.body !== undefined)) {
+    return Promise.resolve({ parsed: parsed.body });
+  }
+  const declared = Number(req.headers['content-length']);
+  if (Number.isFinite(declared) && declared > limit) {
+    return Promise.reject(tooLarge(`${declared} bytes`, limit));
+  }
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const onData = (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > limit) {
+        cleanup();
+        req.resume();
+        reject(tooLarge(`more than ${limit} bytes`, limit));
+        return;
+      }
+      chunks.push(chunk);
+    };
+    const onEnd = () => {
+      cleanup();
+      resolve(Buffer.concat(chunks));
+    };
+    const onError = (error: Error) => {
+      cleanup();
+      reject(error);
+    };
+    const cleanup = () => {
+      req.off('data', onData);
+      req.off('end', onEnd);
+      req.off('error', onError);
+    };
+    req.on('data', onData);
+    req.on('end', onEnd);
+    req.on('error', onError);
+  });
+}
+
+function tooLarge(size: string, limit: number): TidewireError {
+  return new TidewireError('MESSAGE_TOO_LARGE', `body is ${size}, limit is ${limit} bytes`);
+}
+
+/** Parses a JSON body, or throws `BAD_JSON`. */
+export function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw new TidewireError('BAD_JSON', 'body is not valid JSON');
+  }
+}
+
+/**
+ * Channels of a query: `channel=a&channel=b`, also `channel=a,b` (commas are not allowed in
+ * names, so the split is safe). Throws `BAD_REQUEST` when none, `BAD_CHANNEL` for a bad name,
+ * `TOO_MANY_SUBSCRIPTIONS` past `max`.
+ */
+export function readChannelsParam(query: URLSearchParams, max: number): string[] {
+  const names = query.getAll('channel').flatMap((value) => value.split(','));
+  if (names.length === 0) {
+    throw new TidewireError('BAD_REQUEST', 'give at least one channel: ?channel=name');
+  }
+  const channels = [...new Set(names.map(assertChannel))];
+  if (channels.length > max) {
+    throw new TidewireError(
+      'TOO_MANY_SUBSCRIPTIONS',
+      `${channels.length} channels asked, limit is ${max} per connection`,
+    );
+  }
+  return channels;
+}

@@ -1,0 +1,130 @@
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { TidewireError } from '../protocol/errors.js';
+import type { HttpTransport } from '../transports/transport.js';
+import type { WebSocketTransport } from '../transports/websocket.js';
+import { sendError, sendJson } from './http-util.js';
+import type { PublishApi } from './publish-api.js';
+
+/** A Node request handler that also fits Express and Connect (`next` for what is not ours). */
+export type RequestHandler = (
+  req: IncomingMessage,
+  res: ServerResponse,
+  next?: (error?: unknown) => void,
+) => void;
+
+/** @internal What the router dispatches to. */
+export interface Routes {
+  readonly sse: HttpTransport;
+  readonly poll: HttpTransport;
+  readonly websocket: WebSocketTransport;
+  readonly publishApi: PublishApi;
+  health(): { status: number; body: object };
+  readonly serveHealth: boolean;
+}
+
+interface ExpressRequest {
+  originalUrl?: string;
+}
+
+/**
+ * Routes a request under `basePath` to its endpoint. What is not ours goes to `next` when
+ * there is one (Express), else gets a JSON 404.
+ */
+export function createRequestHandler(routes: Routes, basePath: string): RequestHandler {
+  return (req, res, next) => {
+    // Express strips the mount path from req.url; originalUrl keeps the whole path.
+    const url = new URL((req as ExpressRequest).originalUrl ?? req.url ?? '/', 'http://localhost');
+    const path = url.pathname;
+    if (routes.serveHealth && path === '/health') {
+      if (!allowMethods(req, res, ['GET', 'HEAD'])) return;
+      const { status, body } = routes.health();
+      sendJson(res, status, body);
+      return;
+    }
+    if (!path.startsWith(`${basePath}/`)) {
+      if (next) next();
+      else sendError(res, new TidewireError('NOT_FOUND', `no endpoint at ${path}`));
+      return;
+    }
+    route(routes, path.slice(basePath.length), req, res, url.searchParams);
+  };
+}
+
+function route(
+  routes: Routes,
+  subPath: string,
+  req: IncomingMessage,
+  res: ServerResponse,
+  query: URLSearchParams,
+): void {
+  if (subPath === '/sse') {
+    if (allowMethods(req, res, ['GET'])) routes.sse.handle(req, res, query);
+  } else if (subPath === '/poll') {
+    if (allowMethods(req, res, ['GET'])) routes.poll.handle(req, res, query);
+  } else if (subPath === '/send') {
+    if (allowMethods(req, res, ['POST'])) void routes.publishApi.send(req, res);
+  } else if (subPath.startsWith('/publish/') && subPath.length > '/publish/'.length) {
+    if (allowMethods(req, res, ['POST'])) {
+      void routes.publishApi.publish(req, res, subPath.slice('/publish/'.length), query);
+    }
+  } else if (subPath === '/ws') {
+    sendJson(
+      res,
+      426,
+      { code: 'BAD_REQUEST', message: 'this endpoint needs a WebSocket upgrade' },
+      {
+        Upgrade: 'websocket',
+      },
+    );
+  } else {
+    sendError(res, new TidewireError('NOT_FOUND', `no endpoint at ${subPath}`));
+  }
+}
+
+function allowMethods(req: IncomingMessage, res: ServerResponse, methods: string[]): boolean {
+  if (methods.includes(req.method ?? '')) return true;
+  const error = new TidewireError('METHOD_NOT_ALLOWED', `use ${methods.join(' or ')}`);
+  sendError(res, error, { Allow: methods.join(', ') });
+  return false;
+}
+
+/**
+ * Attaches to a Node http(s) server: WebSocket upgrades on `${basePath}/ws`, and HTTP
+ * requests: ours are handled, the rest go to the server's existing request listeners (an
+ * Express app passed to `createServer`), or get a 404 when it has none.
+ */
+export function attachToServer(
+  server: Server,
+  handler: RequestHandler,
+  websocket: WebSocketTransport,
+  basePath: string,
+): () => void {
+  const previous = server.listeners('request') as Array<
+    (req: IncomingMessage, res: ServerResponse) => void
+  >;
+  server.removeAllListeners('request');
+  const onRequest = (req: IncomingMessage, res: ServerResponse) => {
+    const next =
+      previous.length > 0
+        ? () => previous.forEach((listener) => listener.call(server, req, res))
+        : undefined;
+    handler(req, res, next);
+  };
+  const onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    const path = new URL(req.url ?? '/', 'http://localhost').pathname;
+    if (path === `${basePath}/ws`) {
+      websocket.handleUpgrade(req, socket, head);
+    } else if (server.listenerCount('upgrade') === 1) {
+      // Nobody else handles upgrades: answer rather than leave the socket hanging.
+      socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+    }
+  };
+  server.on('request', onRequest);
+  server.on('upgrade', onUpgrade);
+  return () => {
+    server.off('request', onRequest);
+    server.off('upgrade', onUpgrade);
+    for (const listener of previous) server.on('request', listener);
+  };
+}

@@ -1,0 +1,208 @@
+/**
+ * `tidewire/server`: the hub. One pub/sub hub served over WebSocket, SSE, long polling and
+ * short polling, with per-channel history so that every client can resume.
+ *
+ * @example
+ * import http from 'node:http';
+ * import { createHub } from 'tidewire/server';
+ *
+ * const hub = createHub();
+ * const server = http.createServer();
+ * hub.attach(server); // /rt/ws, /rt/sse, /rt/poll, /rt/send, /rt/publish/:channel, /health
+ * server.listen(8080);
+ * await hub.publish('prices', { symbol: 'ACME', price: 12.5 }, { event: 'tick' });
+ *
+ * @module
+ */
+import type { Server } from 'node:http';
+import { MemoryBroker } from '../brokers/memory.js';
+import { HubCore, type MessageListener, type TransportName } from '../core/hub.js';
+import { assertChannel } from '../protocol/channel.js';
+import { CloseCode } from '../protocol/codes.js';
+import type { Envelope } from '../protocol/envelope.js';
+import { normalizeEvent } from '../protocol/envelope.js';
+import { TidewireError } from '../protocol/errors.js';
+import { PollingTransport } from '../transports/polling.js';
+import { SseTransport } from '../transports/sse.js';
+import { WebSocketTransport } from '../transports/websocket.js';
+import { ConnectionRegistry } from './connections.js';
+import { type RequestHandler, attachToServer, createRequestHandler } from './http.js';
+import { sendError } from './http-util.js';
+import { consoleLogger } from './logger.js';
+import { type HubOptions, normalizeBasePath, resolveOptions } from './options.js';
+import { PublishApi } from './publish-api.js';
+
+export interface PublishOptions {
+  /** The envelope's event name. Default `message`. */
+  readonly event?: string;
+}
+
+export interface AttachOptions {
+  /** Path prefix of the endpoints. Default: the hub's `basePath` (`/rt`). */
+  readonly basePath?: string;
+}
+
+export interface CloseOptions {
+  /**
+   * Window over which connections are closed, in ms, so that clients do not all reconnect
+   * at the same instant. Default: the hub's `drainWindowMs` (0).
+   */
+  readonly drainWindowMs?: number;
+}
+
+export interface HubStats {
+  /** Open connections (held polls included) per transport. */
+  readonly connections: Record<TransportName, number>;
+  /** Channels with at least one subscriber on this node. */
+  readonly channels: number;
+}
+
+/** The hub: publish, receive what clients send, serve the endpoints, drain. */
+export interface Hub {
+  /**
+   * Publishes `data` (JSON, or bytes as a `Uint8Array`) on `channel`. Resolves with the
+   * envelope once it is in history: any later poll or resume includes it.
+   */
+  publish(channel: string, data: unknown, options?: PublishOptions): Promise<Envelope>;
+  /** Listens to what clients publish; returns a function that removes the listener. */
+  onMessage(listener: MessageListener): () => void;
+  /** A `(req, res, next?)` handler for Node http, Express, Connect, Fastify's raw mode. */
+  handler(options?: AttachOptions): RequestHandler;
+  /** Serves every endpoint, WebSocket upgrades included, on an existing http(s) server. */
+  attach(server: Server, options?: AttachOptions): void;
+  stats(): HubStats;
+  /** Resolves once the broker is started; requests that arrive earlier wait for it. */
+  readonly ready: Promise<void>;
+  /**
+   * Graceful drain: refuses new connections, closes WebSockets with 1012 (reconnect), ends
+   * SSE streams with a jittered `retry:` and answers held polls, spread over the drain
+   * window; then closes the broker.
+   */
+  close(options?: CloseOptions): Promise<void>;
+}
+
+export type { HubOptions, LimitOptions } from './options.js';
+export type { RequestHandler } from './http.js';
+export type { Logger } from './logger.js';
+export type { Envelope } from '../protocol/envelope.js';
+export type { ConnectionInfo, MessageListener, TransportName } from '../core/hub.js';
+export type {
+  Broker,
+  BrokerHandler,
+  ChannelRead,
+  HistoryOptions,
+  PublishRequest,
+} from '../core/broker.js';
+export { MemoryBroker, memoryBroker, type MemoryBrokerOptions } from '../brokers/memory.js';
+export { TidewireError, isTidewireError } from '../protocol/errors.js';
+export { CloseCode, ERROR_CODES, type ErrorCode } from '../protocol/codes.js';
+
+/**
+ * Creates a hub. With no broker it runs in memory, for one process.
+ *
+ * @param options - limits, heartbeats, history, publish token; every field has a default.
+ */
+export function createHub(options: HubOptions = {}): Hub {
+  const logger = options.logger ?? consoleLogger;
+  const resolved = resolveOptions(options, logger);
+  const broker = options.broker ?? new MemoryBroker(options.history);
+  const core = new HubCore({
+    broker,
+    onError: (error, context) => logger.error({ err: error }, context),
+  });
+  const connections = new ConnectionRegistry(resolved.limits.maxConnectionsPerIp);
+  let closing = false;
+  let started = false;
+  const ready = core.start().then(() => {
+    started = true;
+  });
+  ready.catch((error: unknown) => logger.error({ err: error }, 'broker failed to start'));
+
+  const context = { core, connections, options: resolved, isClosing: () => closing };
+  const websocket = new WebSocketTransport(context);
+  const sse = new SseTransport(context);
+  const poll = new PollingTransport(context);
+  const publishApi = new PublishApi(core, connections, resolved);
+  const detachers: Array<() => void> = [];
+
+  const routes = {
+    sse,
+    poll,
+    websocket,
+    publishApi,
+    serveHealth: resolved.health,
+    health: () =>
+      broker.isAvailable()
+        ? { status: 200, body: { status: 'ok' } }
+        : { status: 503, body: { status: 'degraded', broker: 'unavailable' } },
+  };
+
+  const handler = (handlerOptions: AttachOptions = {}): RequestHandler => {
+    const handle = createRequestHandler(routes, pickBasePath(handlerOptions, resolved.basePath));
+    return (req, res, next) => {
+      if (started) {
+        handle(req, res, next);
+        return;
+      }
+      ready.then(
+        () => handle(req, res, next),
+        () => sendError(res, new TidewireError('BROKER_UNAVAILABLE', 'the broker did not start')),
+      );
+    };
+  };
+
+  return {
+    ready,
+    async publish(channel, data, publishOptions = {}) {
+      const request = {
+        channel: assertChannel(channel),
+        event: normalizeEvent(publishOptions.event),
+        ...toWireData(data),
+      };
+      await ready;
+      return core.publish(request);
+    },
+    onMessage: (listener) => core.onMessage(listener),
+    handler,
+    attach(server, attachOptions = {}) {
+      const basePath = pickBasePath(attachOptions, resolved.basePath);
+      // Slowloris: headers must arrive within the limit (Node's default is 60 s).
+      server.headersTimeout = Math.min(
+        server.headersTimeout || Infinity,
+        resolved.limits.headersTimeoutMs,
+      );
+      detachers.push(attachToServer(server, handler(attachOptions), websocket, basePath));
+    },
+    stats: () => ({ connections: connections.countByTransport(), channels: core.channelCount }),
+    async close(closeOptions = {}) {
+      if (closing) return;
+      closing = true;
+      const window = closeOptions.drainWindowMs ?? resolved.drainWindowMs;
+      await connections.drain(
+        { code: CloseCode.SERVICE_RESTART, reason: 'server restarting' },
+        window,
+      );
+      websocket.close();
+      sse.close();
+      poll.close();
+      for (const detach of detachers.splice(0)) detach();
+      await ready.catch(() => {});
+      await core.close();
+    },
+  };
+}
+
+function pickBasePath(options: AttachOptions, fallback: string): string {
+  return options.basePath === undefined ? fallback : normalizeBasePath(options.basePath);
+}
+
+/** Bytes travel as base64 on every transport (text-only SSE and JSON polls). */
+function toWireData(data: unknown): { data: unknown; binary?: true } {
+  if (data instanceof Uint8Array) {
+    return {
+      data: Buffer.from(data.buffer, data.byteOffset, data.byteLength).toString('base64'),
+      binary: true,
+    };
+  }
+  return { data: data === undefined ? null : data };
+}

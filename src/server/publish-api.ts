@@ -1,0 +1,120 @@
+import { timingSafeEqual } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { HubCore } from '../core/hub.js';
+import { assertChannel } from '../protocol/channel.js';
+import { normalizeEvent } from '../protocol/envelope.js';
+import { TidewireError } from '../protocol/errors.js';
+import { isPlainObject, readPublish } from '../protocol/frames.js';
+import type { ConnectionRegistry } from './connections.js';
+import { clientIp, parseJson, readBody, sendError, sendJson } from './http-util.js';
+import type { ResolvedOptions } from './options.js';
+
+/**
+ * The two ways to publish over HTTP: `POST /rt/publish/:channel` for backends (curl, Python,
+ * Go), guarded by the publish token, and `POST /rt/send` for what HTTP clients send, under
+ * the same rules as a WebSocket `publish` frame.
+ */
+export class PublishApi {
+  constructor(
+    private readonly core: HubCore,
+    private readonly connections: ConnectionRegistry,
+    private readonly options: ResolvedOptions,
+  ) {}
+
+  /**
+   * `POST /rt/publish/:channel[?event=E]`. The body is JSON, except that `text/plain` is
+   * published as a string and `application/octet-stream` as binary (base64 on the wire).
+   */
+  async publish(
+    req: IncomingMessage,
+    res: ServerResponse,
+    channelText: string,
+    query: URLSearchParams,
+  ) {
+    try {
+      this.#checkToken(req);
+      const channel = assertChannel(safeDecode(channelText));
+      const event = normalizeEvent(query.get('event') ?? undefined);
+      const { data, binary } = await this.#readPublishBody(req);
+      const envelope = await this.core.publish({
+        channel,
+        event,
+        data,
+        ...(binary ? { binary } : {}),
+      });
+      sendJson(res, 201, { id: envelope.id });
+    } catch (error) {
+      sendError(res, error);
+    }
+  }
+
+  /** `POST /rt/send` with `{ channel, event, data }`. */
+  async send(req: IncomingMessage, res: ServerResponse) {
+    try {
+      if (!this.options.allowClientPublish) {
+        throw new TidewireError('PUBLISH_DISABLED', 'clients may not publish on this hub');
+      }
+      const body = await readBody(req, this.options.limits.maxMessageBytes);
+      const value = Buffer.isBuffer(body) ? parseJson(body.toString('utf8')) : body.parsed;
+      if (!isPlainObject(value)) {
+        throw new TidewireError(
+          'BAD_REQUEST',
+          'body must be a JSON object { channel, event, data }',
+        );
+      }
+      const { channel, event, data, binary } = readPublish(value);
+      const connection = {
+        id: this.connections.nextId(),
+        transport: 'http' as const,
+        ip: clientIp(req),
+      };
+      const envelope = await this.core.receive(connection, {
+        channel,
+        event,
+        data,
+        ...(binary ? { binary } : {}),
+      });
+      sendJson(res, 201, { id: envelope.id });
+    } catch (error) {
+      sendError(res, error);
+    }
+  }
+
+  #checkToken(req: IncomingMessage): void {
+    const token = this.options.publishToken;
+    if (token === undefined) return;
+    const header = req.headers.authorization;
+    if (!header) {
+      throw new TidewireError('UNAUTHORIZED', 'publishing needs "Authorization: Bearer <token>"');
+    }
+    const given = /^Bearer\s+(.+)$/i.exec(header)?.[1]?.trim() ?? '';
+    if (!constantTimeEqual(given, token)) {
+      throw new TidewireError('FORBIDDEN', 'the publish token is not valid');
+    }
+  }
+
+  async #readPublishBody(req: IncomingMessage): Promise<{ data: unknown; binary?: true }> {
+    const type = (req.headers['content-type'] ?? '').split(';')[0]?.trim().toLowerCase();
+    const body = await readBody(req, this.options.limits.maxMessageBytes);
+    if (!Buffer.isBuffer(body)) return { data: body.parsed };
+    if (type === 'application/octet-stream') return { data: body.toString('base64'), binary: true };
+    const text = body.toString('utf8');
+    if (type === 'text/plain') return { data: text };
+    if (text.trim() === '') return { data: null };
+    return { data: parseJson(text) };
+  }
+}
+
+function constantTimeEqual(a: string, b: string): boolean {
+  const left = Buffer.from(a);
+  const right = Buffer.from(b);
+  return left.length === right.length && timingSafeEqual(left, right);
+}
+
+function safeDecode(text: string): string {
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    throw new TidewireError('BAD_CHANNEL', 'channel in the path is not valid percent-encoding');
+  }
+}

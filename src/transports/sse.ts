@@ -1,0 +1,190 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { encodeCursor, decodeCursor } from '../core/cursor.js';
+import type { EncodedEnvelope } from '../core/encoded-envelope.js';
+import type { SubscribeResult, Subscriber } from '../core/hub.js';
+import { TidewireError } from '../protocol/errors.js';
+import type { CloseReason, Connection } from '../server/connections.js';
+import { clientIp, readChannelsParam, sendError } from '../server/http-util.js';
+import { formatEvent } from '../sse/format.js';
+import type { HttpTransport, TransportContext } from './transport.js';
+
+/** Memo keys: the `event:`/`data:` lines, and the whole event for one-channel streams. */
+const EVENT_BODY = Symbol('sse event body');
+const SINGLE_CHANNEL_EVENT = Symbol('sse single-channel event');
+
+function eventBody(encoded: EncodedEnvelope): string {
+  return formatEvent({ event: encoded.envelope.event, data: encoded.json });
+}
+
+function singleChannelEvent(encoded: EncodedEnvelope): string {
+  return `id: ${encoded.envelope.id}\n${encoded.memo(EVENT_BODY, eventBody)}`;
+}
+
+const HEARTBEAT = ':\n\n';
+
+/**
+ * Server-Sent Events: `GET /rt/sse?channel=a&channel=b[&lastEventId=X]`. Each envelope is an
+ * event whose `id:` is the cursor of the whole subscription, so that the browser's automatic
+ * `Last-Event-ID` resumes every channel. One timer writes the heartbeat of every stream.
+ */
+export class SseTransport implements HttpTransport {
+  readonly #context: TransportContext;
+  readonly #streams = new Set<SseStream>();
+  readonly #heartbeat: ReturnType<typeof setInterval>;
+
+  constructor(context: TransportContext) {
+    this.#context = context;
+    this.#heartbeat = setInterval(() => {
+      for (const stream of this.#streams) stream.write(HEARTBEAT);
+    }, context.options.sseHeartbeatMs);
+    this.#heartbeat.unref?.();
+  }
+
+  handle(req: IncomingMessage, res: ServerResponse, query: URLSearchParams): void {
+    const { connections, options, core } = this.#context;
+    let since: Map<string, string>;
+    let channels: string[];
+    const ip = clientIp(req);
+    try {
+      if (this.#context.isClosing()) {
+        throw new TidewireError('SHUTTING_DOWN', 'server is shutting down, reconnect elsewhere');
+      }
+      channels = readChannelsParam(query, options.limits.maxSubscriptionsPerConnection);
+      // The header is what a reconnecting EventSource sends; it wins over the query of the
+      // original URL, which the browser repeats unchanged.
+      const header = req.headers['last-event-id'];
+      const cursor =
+        (typeof header === 'string' && header !== '' ? header : undefined) ??
+        (query.get('lastEventId') || undefined);
+      since = cursor === undefined ? new Map() : decodeCursor(cursor, channels);
+      connections.checkAdmission(ip);
+    } catch (error) {
+      sendError(res, error);
+      return;
+    }
+    const stream = new SseStream(this.#context, req, res, ip, () => this.#streams.delete(stream));
+    this.#streams.add(stream);
+    connections.add(stream);
+    core.subscribe(stream, channels, since).catch((error: unknown) => stream.fail(error));
+  }
+
+  close(): void {
+    clearInterval(this.#heartbeat);
+  }
+}
+
+/** One event stream: a `Subscriber` for the hub and a `Connection` for the registry. */
+class SseStream implements Subscriber, Connection {
+  readonly transport = 'sse' as const;
+  readonly id: string;
+  readonly #context: TransportContext;
+  readonly #res: ServerResponse;
+  readonly #onGone: () => void;
+  readonly #positions = new Map<string, string>();
+  #ended = false;
+
+  constructor(
+    context: TransportContext,
+    req: IncomingMessage,
+    res: ServerResponse,
+    readonly ip: string,
+    onGone: () => void,
+  ) {
+    this.#context = context;
+    this.#res = res;
+    this.#onGone = onGone;
+    this.id = context.connections.nextId();
+    req.socket.setNoDelay(true);
+    res.writeHead(200, sseHeaders(req.httpVersionMajor));
+    // `retry:` first, then a comment at once: proxies and tunnels that wait for the first
+    // bytes before passing a stream on see some right away (PITFALLS #5).
+    res.write(`retry: ${context.options.sseRetryMs}\n\n${HEARTBEAT}`);
+    res.on('close', () => this.#cleanup());
+  }
+
+  onSubscribed(results: readonly SubscribeResult[]): void {
+    for (const { channel, position } of results) this.#positions.set(channel, position);
+    // An event that carries the starting cursor as its id: a client that reconnects before any
+    // envelope arrived still resumes from here instead of from "now".
+    const channels = results.map(({ channel, position, recovered }) => ({
+      channel,
+      position,
+      recovered,
+    }));
+    this.write(formatEvent({ id: this.#cursor(), event: 'subscribed', data: { channels } }));
+  }
+
+  onGap(channel: string): void {
+    this.write(formatEvent({ id: this.#cursor(), event: 'gap', data: { channel } }));
+  }
+
+  onEnvelope(encoded: EncodedEnvelope): void {
+    this.#positions.set(encoded.envelope.channel, encoded.envelope.id);
+    if (this.#positions.size === 1) {
+      this.write(encoded.memo(SINGLE_CHANNEL_EVENT, singleChannelEvent));
+    } else {
+      this.write(`id: ${this.#cursor()}\n${encoded.memo(EVENT_BODY, eventBody)}`);
+    }
+  }
+
+  write(text: string): void {
+    if (this.#ended) return;
+    const max = this.#context.options.limits.maxBufferedBytes;
+    if (this.#res.writableLength > max) {
+      // The peer stopped reading: end the stream rather than queue without bound.
+      this.#context.options.logger.warn(
+        { connection: this.id, ip: this.ip },
+        'sse slow consumer closed',
+      );
+      this.#end();
+      this.#res.destroy();
+      return;
+    }
+    this.#res.write(text);
+  }
+
+  /** Ends the stream after a failed subscribe, telling the client why in an `error` event. */
+  fail(error: unknown): void {
+    const known =
+      error instanceof TidewireError ? error : new TidewireError('INTERNAL', 'internal error');
+    this.write(formatEvent({ event: 'error', data: known.toJSON() }));
+    this.#end();
+  }
+
+  close(reason: CloseReason): void {
+    // A jittered `retry:` before the end spreads the browsers' reconnects (PITFALLS #9).
+    const retry = Math.round(this.#context.options.sseRetryMs * (0.5 + Math.random()));
+    this.write(formatEvent({ retry, comment: reason.reason }));
+    this.#end();
+  }
+
+  #cursor(): string {
+    return encodeCursor(this.#positions);
+  }
+
+  #end(): void {
+    if (this.#ended) return;
+    this.#ended = true;
+    this.#res.end();
+    this.#cleanup();
+  }
+
+  #cleanup(): void {
+    this.#ended = true;
+    this.#context.core.unsubscribeAll(this);
+    this.#context.connections.remove(this);
+    this.#onGone();
+  }
+}
+
+function sseHeaders(httpVersionMajor: number): Record<string, string> {
+  const headers: Record<string, string> = {
+    'Content-Type': 'text/event-stream; charset=utf-8',
+    // no-transform keeps compressing proxies from buffering the stream (PITFALLS #4).
+    'Cache-Control': 'no-cache, no-transform',
+    'X-Accel-Buffering': 'no',
+  };
+  // Connection is a hop-by-hop header that HTTP/2 forbids.
+  if (httpVersionMajor === 1) headers.Connection = 'keep-alive';
+  return headers;
+}
