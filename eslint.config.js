@@ -1,10 +1,12 @@
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
+import globals from 'globals';
 
 export default tseslint.config(
   { ignores: ['dist/', 'node_modules/', 'bench/results/', 'coverage/'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
+  { languageOptions: { globals: { ...globals.node } } },
   {
     rules: {
       '@typescript-eslint/no-explicit-any': 'error',
@@ -17,6 +19,8 @@ export default tseslint.config(
   },
   {
     files: ['src/core/**/*.ts', 'src/protocol/**/*.ts'],
+    // Unit tests may pair core with a real broker.
+    ignores: ['**/*.test.ts'],
     rules: {
       // core/ and protocol/ stay free of sockets and Node built-ins (STYLE.md § imports).
       'no-restricted-imports': [

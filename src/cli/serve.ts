@@ -1,6 +1,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { createHub } from '../server/index.js';
+import { TidewireError, createHub } from '../server/index.js';
+import { sendError } from '../server/http-util.js';
 import { demoPage } from './demo-page.js';
 
 export interface ServeOptions {
@@ -40,6 +41,7 @@ export async function serve(options: ServeOptions): Promise<void> {
       res.end(page);
       return;
     }
+    sendError(res, new TidewireError('NOT_FOUND', `no endpoint at ${req.url ?? '/'}`));
   });
   // attach() keeps the page listener above for what is not the hub's.
   hub.attach(server, { basePath: options.basePath });

@@ -1,0 +1,570 @@
+import http from 'node:http';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { Envelope } from '../../src/protocol/envelope.js';
+import type { HubOptions } from '../../src/server/index.js';
+import { publishHttp, requestJson } from '../support/http-client.js';
+import { type TestHub, startHub } from '../support/hub-server.js';
+import { TestEventStream, type WireEvent } from '../support/sse-client.js';
+import { waitFor } from '../support/wait.js';
+
+// Everything a test opens is closed in afterEach, even when the test fails half-way.
+const hubs: TestHub[] = [];
+const streams: TestEventStream[] = [];
+const rawRequests: http.ClientRequest[] = [];
+
+afterEach(async () => {
+  for (const stream of streams.splice(0)) stream.close();
+  for (const request of rawRequests.splice(0)) request.destroy();
+  await Promise.all(hubs.splice(0).map((testHub) => testHub.close()));
+});
+
+async function hubWith(options: HubOptions = {}): Promise<TestHub> {
+  const testHub = await startHub(options);
+  hubs.push(testHub);
+  return testHub;
+}
+
+function sseUrl(testHub: TestHub, query: string): string {
+  return `${testHub.url}/rt/sse?${query}`;
+}
+
+async function openStream(url: string, headers: Record<string, string> = {}) {
+  const stream = await TestEventStream.open(url, headers);
+  streams.push(stream);
+  return stream;
+}
+
+/** Opens a stream and waits for its `subscribed` event. */
+async function subscribed(url: string, headers: Record<string, string> = {}) {
+  const stream = await openStream(url, headers);
+  expect(stream.status).toBe(200);
+  const [event] = await stream.waitForType('subscribed', 1);
+  return { stream, event: event as WireEvent };
+}
+
+function envelopeOf(event: WireEvent): Envelope {
+  return JSON.parse(event.data) as Envelope;
+}
+
+/** The exact wire text of one envelope on a single-channel stream. */
+function wireText(envelope: Envelope): string {
+  return `id: ${envelope.id}\nevent: ${envelope.event}\ndata: ${JSON.stringify(envelope)}\n\n`;
+}
+
+async function publishMany(testHub: TestHub, channel: string, count: number, from = 1) {
+  const envelopes: Envelope[] = [];
+  for (let i = from; i < from + count; i++) {
+    envelopes.push(await testHub.hub.publish(channel, { n: i }));
+  }
+  return envelopes;
+}
+
+/**
+ * Publishes a last envelope and waits for it: once it arrived, everything published before
+ * it has arrived too, so the list of messages can be asserted as complete (no sleep needed
+ * to prove that nothing more follows).
+ */
+async function sentinel(testHub: TestHub, stream: TestEventStream, channel: string) {
+  const envelope = await testHub.hub.publish(channel, 'sentinel', { event: 'sentinel' });
+  await stream.waitForType('sentinel', 1);
+  return envelope;
+}
+
+const OPENING = 'retry: 2000\n\n:\n\n';
+
+describe('GET /rt/sse: the stream', () => {
+  it('answers 200 with the event-stream headers and starts with retry: then a comment', async () => {
+    const testHub = await hubWith({ sseRetryMs: 1234 });
+    const stream = await openStream(sseUrl(testHub, 'channel=a'));
+    expect(stream.status).toBe(200);
+    expect(stream.headers['content-type']?.split(';')[0]).toBe('text/event-stream');
+    expect(stream.headers['cache-control']?.split(/,\s*/)).toContain('no-cache');
+    expect(stream.headers['x-accel-buffering']).toBe('no');
+    expect(stream.headers.connection).toBe('keep-alive');
+    expect(stream.headers['content-length']).toBeUndefined();
+    await waitFor(() => stream.raw.length >= 'retry: 1234\n\n:\n\n'.length);
+    expect(stream.raw.startsWith('retry: 1234\n\n:\n\n')).toBe(true);
+  });
+
+  it('sends a subscribed event whose id is the position the stream starts from', async () => {
+    const testHub = await hubWith();
+    const [, second] = await publishMany(testHub, 'a', 2);
+    const { stream, event } = await subscribed(sseUrl(testHub, 'channel=a'));
+    const position = (second as Envelope).id;
+    expect(event.id).toBe(position);
+    expect(JSON.parse(event.data)).toEqual({
+      channels: [{ channel: 'a', position, recovered: false }],
+    });
+    // Exactly the opening, then the subscribed event: nothing of the history is replayed.
+    expect(stream.raw).toBe(
+      `${OPENING}id: ${position}\nevent: subscribed\n` +
+        `data: {"channels":[{"channel":"a","position":"${position}","recovered":false}]}\n\n`,
+    );
+  });
+
+  it('delivers envelopes in publish order, each as id:, event: and data: lines', async () => {
+    const testHub = await hubWith();
+    const { stream, event } = await subscribed(sseUrl(testHub, 'channel=a'));
+    const opening = stream.raw;
+    expect(opening).toBe(`${OPENING}id: ${event.id}\nevent: subscribed\n${dataLine(event)}\n\n`);
+    const envelopes = await publishMany(testHub, 'a', 3);
+    const messages = await stream.waitForType('message', 3);
+    expect(messages.map((m) => m.id)).toEqual(envelopes.map((e) => e.id));
+    expect(messages.map(envelopeOf)).toEqual(envelopes);
+    // The whole stream, byte for byte.
+    await waitFor(() => stream.raw.length >= opening.length + envelopes.map(wireText).join('').length);
+    expect(stream.raw).toBe(opening + envelopes.map(wireText).join(''));
+    expect(wireText(envelopes[0] as Envelope)).toBe(
+      `id: ${envelopes[0]?.id}\nevent: message\n` +
+        `data: {"id":"${envelopes[0]?.id}","channel":"a","event":"message","data":{"n":1},"ts":${envelopes[0]?.ts}}\n\n`,
+    );
+  });
+
+  it('writes the envelope event name on the event: line', async () => {
+    const testHub = await hubWith();
+    const { stream } = await subscribed(sseUrl(testHub, 'channel=prices'));
+    const tick = await testHub.hub.publish('prices', { p: 1 }, { event: 'tick' });
+    const answer = await publishHttp(testHub.url, 'prices', { p: 2 }, 'price.update');
+    expect(answer.status).toBe(201);
+    const [update] = await stream.waitForType('price.update', 1);
+    const [tickEvent] = stream.ofType('tick');
+    expect(tickEvent).toEqual({ id: tick.id, event: 'tick', data: JSON.stringify(tick) });
+    expect(update?.id).toBe(answer.body.id);
+    expect(envelopeOf(update as WireEvent)).toMatchObject({
+      id: answer.body.id,
+      channel: 'prices',
+      event: 'price.update',
+      data: { p: 2 },
+    });
+    expect(stream.raw).toContain(`id: ${tick.id}\nevent: tick\ndata: `);
+    expect(stream.raw).toContain(`id: ${answer.body.id}\nevent: price.update\ndata: `);
+    expect(stream.ofType('message')).toEqual([]);
+  });
+
+  it('keeps data with line breaks on one data: line, and it round-trips', async () => {
+    const testHub = await hubWith();
+    const { stream } = await subscribed(sseUrl(testHub, 'channel=a'));
+    const data = { text: 'one\ntwo\r\nthree\rfour', list: ['\n', 'a\u2028b'], nested: { x: '\n\n' } };
+    const envelope = await testHub.hub.publish('a', data, { event: 'multi' });
+    const [event] = await stream.waitForType('multi', 1);
+    const block = stream.raw.slice(stream.raw.indexOf(`id: ${envelope.id}\n`));
+    expect(block).toBe(wireText(envelope));
+    // id, event, data, then the blank line: one data: line only.
+    expect(block.split('\n')).toHaveLength(5);
+    expect(block.match(/^data: /gm)).toHaveLength(1);
+    expect(envelopeOf(event as WireEvent).data).toEqual(data);
+  });
+
+  it('sends a comment heartbeat every sseHeartbeatMs', async () => {
+    const testHub = await hubWith({ sseHeartbeatMs: 40 });
+    const { stream, event } = await subscribed(sseUrl(testHub, 'channel=a'));
+    // The opening comment is one; wait for three more.
+    await waitFor(() => (stream.raw.match(/^:\n\n/gm)?.length ?? 0) >= 4, 2000, 'heartbeats');
+    const subscribedText = `id: ${event.id}\nevent: subscribed\n${dataLine(event)}\n\n`;
+    // Nothing but heartbeat comments besides the opening and the subscribed event.
+    expect(stream.raw.replaceAll(':\n\n', '')).toBe(`retry: 2000\n\n${subscribedText}`);
+    expect(stream.events).toHaveLength(1);
+  });
+});
+
+function dataLine(event: WireEvent): string {
+  return `data: ${event.data}`;
+}
+
+describe('GET /rt/sse: several channels', () => {
+  it.each([['channel=a&channel=b'], ['channel=a,b']])(
+    'delivers both channels of %s, with ids that resume both',
+    async (query) => {
+      const testHub = await hubWith();
+      const { stream, event } = await subscribed(sseUrl(testHub, query));
+      const data = JSON.parse(event.data) as { channels: Array<Record<string, unknown>> };
+      expect(data.channels.map((c) => c.channel)).toEqual(['a', 'b']);
+      expect(data.channels.map((c) => c.recovered)).toEqual([false, false]);
+      const a1 = await testHub.hub.publish('a', 'a1');
+      const b1 = await testHub.hub.publish('b', 'b1');
+      const messages = await stream.waitForType('message', 2);
+      expect(messages.map(envelopeOf)).toEqual([a1, b1]);
+      // A cursor of both channels, not the envelope id.
+      const cursor = messages[1]?.id as string;
+      expect(cursor).not.toBe(b1.id);
+      expect(cursor).not.toBe(a1.id);
+      stream.close();
+
+      const a2 = await testHub.hub.publish('a', 'a2');
+      const b2 = await testHub.hub.publish('b', 'b2');
+      const a3 = await testHub.hub.publish('a', 'a3');
+      const again = await subscribed(sseUrl(testHub, query), { 'Last-Event-ID': cursor });
+      expect(JSON.parse(again.event.data)).toEqual({
+        channels: [
+          { channel: 'a', position: a1.id, recovered: true },
+          { channel: 'b', position: b1.id, recovered: true },
+        ],
+      });
+      await sentinel(testHub, again.stream, 'b');
+      const resumed = again.stream.ofType('message').map(envelopeOf);
+      // Order holds within each channel; across channels the backlog goes channel by channel.
+      expect(resumed.filter((e) => e.channel === 'a')).toEqual([a2, a3]);
+      expect(resumed.filter((e) => e.channel === 'b')).toEqual([b2]);
+      expect(resumed).toHaveLength(3);
+    },
+  );
+
+  it('resumes both channels from the subscribed id of a stream that got no envelope', async () => {
+    const testHub = await hubWith();
+    await testHub.hub.publish('a', 'before');
+    const first = await subscribed(sseUrl(testHub, 'channel=a&channel=b'));
+    first.stream.close();
+    const a1 = await testHub.hub.publish('a', 'a1');
+    const b1 = await testHub.hub.publish('b', 'b1');
+    const { stream } = await subscribed(sseUrl(testHub, 'channel=a&channel=b'), {
+      'Last-Event-ID': first.event.id as string,
+    });
+    await sentinel(testHub, stream, 'a');
+    expect(stream.ofType('message').map(envelopeOf)).toEqual([a1, b1]);
+  });
+
+  it('starts a channel missing from the cursor from now, and resumes the others', async () => {
+    const testHub = await hubWith();
+    const first = await subscribed(sseUrl(testHub, 'channel=a&channel=b'));
+    first.stream.close();
+    const a1 = await testHub.hub.publish('a', 'a1');
+    await testHub.hub.publish('c', 'c-before');
+    const { stream, event } = await subscribed(sseUrl(testHub, 'channel=a&channel=b&channel=c'), {
+      'Last-Event-ID': first.event.id as string,
+    });
+    const channels = (JSON.parse(event.data) as { channels: Array<Record<string, unknown>> })
+      .channels;
+    expect(channels.map((c) => [c.channel, c.recovered])).toEqual([
+      ['a', true],
+      ['b', true],
+      ['c', false],
+    ]);
+    await sentinel(testHub, stream, 'c');
+    expect(stream.ofType('message').map(envelopeOf)).toEqual([a1]);
+  });
+});
+
+describe('GET /rt/sse: resume', () => {
+  async function missedWhileAway(how: 'header' | 'query') {
+    const testHub = await hubWith();
+    const first = await subscribed(sseUrl(testHub, 'channel=a'));
+    const seen = await publishMany(testHub, 'a', 2);
+    await first.stream.waitForType('message', 2);
+    const last = first.stream.lastEventId as string;
+    expect(last).toBe(seen[1]?.id);
+    first.stream.close();
+    const missed = await publishMany(testHub, 'a', 3, 3);
+    const { stream, event } =
+      how === 'header'
+        ? await subscribed(sseUrl(testHub, 'channel=a'), { 'Last-Event-ID': last })
+        : await subscribed(sseUrl(testHub, `channel=a&lastEventId=${encodeURIComponent(last)}`));
+    expect(event.id).toBe(last);
+    expect(JSON.parse(event.data)).toEqual({
+      channels: [{ channel: 'a', position: last, recovered: true }],
+    });
+    const end = await sentinel(testHub, stream, 'a');
+    expect(stream.events.map((e) => e.id)).toEqual([last, ...missed.map((e) => e.id), end.id]);
+    expect(stream.ofType('message').map(envelopeOf)).toEqual(missed);
+  }
+
+  it('sends every missed envelope once, in order, after a Last-Event-ID header', async () => {
+    await missedWhileAway('header');
+  });
+
+  it('sends every missed envelope once, in order, after a lastEventId query', async () => {
+    await missedWhileAway('query');
+  });
+
+  it('lets the Last-Event-ID header win over the lastEventId query', async () => {
+    const testHub = await hubWith();
+    const envelopes = await publishMany(testHub, 'a', 4);
+    const [first, , third, fourth] = envelopes as [Envelope, Envelope, Envelope, Envelope];
+    const { stream, event } = await subscribed(
+      sseUrl(testHub, `channel=a&lastEventId=${first.id}`),
+      { 'Last-Event-ID': third.id },
+    );
+    expect(event.id).toBe(third.id);
+    await sentinel(testHub, stream, 'a');
+    expect(stream.ofType('message').map(envelopeOf)).toEqual([fourth]);
+  });
+
+  it('resumes from the subscribed id of a stream that received no envelope', async () => {
+    const testHub = await hubWith();
+    await publishMany(testHub, 'a', 2);
+    const first = await subscribed(sseUrl(testHub, 'channel=a'));
+    expect(first.stream.lastEventId).toBe(first.event.id);
+    first.stream.close();
+    const between = await publishMany(testHub, 'a', 2, 3);
+    const { stream } = await subscribed(sseUrl(testHub, 'channel=a'), {
+      'Last-Event-ID': first.event.id as string,
+    });
+    await sentinel(testHub, stream, 'a');
+    expect(stream.ofType('message').map(envelopeOf)).toEqual(between);
+  });
+
+  it('sends a gap, then what is held, when history was trimmed past the position', async () => {
+    const testHub = await hubWith({ history: { maxCount: 3 } });
+    const envelopes = await publishMany(testHub, 'a', 6);
+    const { stream, event } = await subscribed(sseUrl(testHub, 'channel=a'), {
+      'Last-Event-ID': envelopes[0]?.id as string,
+    });
+    // Where the held history starts: just before the oldest envelope kept.
+    expect(JSON.parse(event.data)).toEqual({
+      channels: [{ channel: 'a', position: envelopes[2]?.id, recovered: false }],
+    });
+    await stream.waitForType('message', 3);
+    expect(stream.events.map((e) => e.event)).toEqual([
+      'subscribed',
+      'gap',
+      'message',
+      'message',
+      'message',
+    ]);
+    const gap = stream.ofType('gap')[0] as WireEvent;
+    expect(JSON.parse(gap.data)).toEqual({ channel: 'a' });
+    expect(gap.id).toBe(envelopes[2]?.id);
+    expect(stream.raw).toContain(`event: gap\ndata: {"channel":"a"}\n\n`);
+    expect(stream.ofType('message').map(envelopeOf)).toEqual(envelopes.slice(3));
+  });
+
+  it('sends a gap for a position of another hub (another epoch), then what is held', async () => {
+    const other = await hubWith();
+    const foreign = await other.hub.publish('a', 'elsewhere');
+    const testHub = await hubWith();
+    const held = await publishMany(testHub, 'a', 2);
+    expect(held[0]?.id.split('-')[0]).not.toBe(foreign.id.split('-')[0]);
+    const { stream, event } = await subscribed(sseUrl(testHub, 'channel=a'), {
+      'Last-Event-ID': foreign.id,
+    });
+    // The new epoch's position before everything it holds.
+    const epoch = held[0]?.id.split('-')[0] as string;
+    expect(JSON.parse(event.data)).toEqual({
+      channels: [{ channel: 'a', position: `${epoch}-0`, recovered: false }],
+    });
+    const end = await sentinel(testHub, stream, 'a');
+    expect(stream.events.map((e) => e.event)).toEqual([
+      'subscribed',
+      'gap',
+      'message',
+      'message',
+      'sentinel',
+    ]);
+    expect(stream.ofType('message').map(envelopeOf)).toEqual(held);
+    expect(stream.lastEventId).toBe(end.id);
+  });
+
+  it('sends a gap for a position of another epoch in a multi-channel cursor', async () => {
+    const other = await hubWith();
+    const foreignStream = await subscribed(sseUrl(other, 'channel=a&channel=b'));
+    const foreignCursor = foreignStream.event.id as string;
+    const testHub = await hubWith();
+    const a1 = await testHub.hub.publish('a', 'a1');
+    const { stream } = await subscribed(sseUrl(testHub, 'channel=a&channel=b'), {
+      'Last-Event-ID': foreignCursor,
+    });
+    await sentinel(testHub, stream, 'a');
+    const gaps = stream.ofType('gap').map((g) => JSON.parse(g.data) as unknown);
+    expect(gaps).toEqual([{ channel: 'a' }, { channel: 'b' }]);
+    expect(stream.ofType('message').map(envelopeOf)).toEqual([a1]);
+  });
+});
+
+describe('GET /rt/sse: connection lifecycle', () => {
+  it('leaves no connection and no subscription behind when the client disconnects', async () => {
+    const testHub = await hubWith();
+    const one = await subscribed(sseUrl(testHub, 'channel=a'));
+    const two = await subscribed(sseUrl(testHub, 'channel=b&channel=c'));
+    expect(testHub.hub.stats()).toEqual({
+      connections: { websocket: 0, sse: 2, 'long-polling': 0, polling: 0, http: 0 },
+      channels: 3,
+    });
+    one.stream.close();
+    await waitFor(() => testHub.hub.stats().connections.sse === 1, 2000, 'one stream gone');
+    expect(testHub.hub.stats().channels).toBe(2);
+    two.stream.close();
+    await waitFor(() => testHub.hub.stats().connections.sse === 0, 2000, 'no stream left');
+    expect(testHub.hub.stats()).toEqual({
+      connections: { websocket: 0, sse: 0, 'long-polling': 0, polling: 0, http: 0 },
+      channels: 0,
+    });
+    // Publishing to the channels the streams left must not fail nor write anywhere.
+    await expect(testHub.hub.publish('a', 1)).resolves.toMatchObject({ channel: 'a' });
+  });
+
+  it('ends every stream with a retry: line on hub.close(), then refuses with 503', async () => {
+    const testHub = await hubWith({ sseRetryMs: 1000 });
+    const one = await subscribed(sseUrl(testHub, 'channel=a'));
+    const two = await subscribed(sseUrl(testHub, 'channel=a&channel=b'));
+    const closing = testHub.hub.close({ drainWindowMs: 300 });
+    // While the drain runs, a new stream is refused.
+    const refused = await requestJson(sseUrl(testHub, 'channel=a'));
+    expect(refused.status).toBe(503);
+    expect(refused.body).toEqual({
+      code: 'SHUTTING_DOWN',
+      message: expect.stringContaining('shutting down') as unknown,
+    });
+    await closing;
+    for (const { stream } of [one, two]) {
+      await waitFor(() => stream.ended, 2000, 'the stream to end');
+      const tail = /: server restarting\nretry: (\d+)\n\n$/.exec(stream.raw);
+      expect(tail).not.toBeNull();
+      // Jittered around sseRetryMs, so that clients do not all come back at once.
+      const retry = Number(tail?.[1]);
+      expect(retry).toBeGreaterThanOrEqual(500);
+      expect(retry).toBeLessThanOrEqual(1500);
+    }
+    expect(testHub.hub.stats().connections.sse).toBe(0);
+    expect(testHub.hub.stats().channels).toBe(0);
+  });
+});
+
+describe('GET /rt/sse: errors', () => {
+  async function expectError(
+    url: string,
+    status: number,
+    code: string,
+    init: RequestInit = {},
+  ): Promise<Headers> {
+    const answer = await requestJson(url, init);
+    expect(answer.status).toBe(status);
+    expect(answer.headers.get('content-type')?.split(';')[0]).toBe('application/json');
+    expect(answer.body.code).toBe(code);
+    expect(typeof answer.body.message).toBe('string');
+    expect((answer.body.message as string).length).toBeGreaterThan(0);
+    expect(Object.keys(answer.body).sort()).toEqual(['code', 'message']);
+    return answer.headers;
+  }
+
+  it('answers 400 BAD_REQUEST without a channel', async () => {
+    const testHub = await hubWith();
+    await expectError(`${testHub.url}/rt/sse`, 400, 'BAD_REQUEST');
+    await expectError(`${testHub.url}/rt/sse?lastEventId=x`, 400, 'BAD_REQUEST');
+  });
+
+  it('answers 400 BAD_CHANNEL for a bad channel name', async () => {
+    const testHub = await hubWith();
+    await expectError(sseUrl(testHub, 'channel=has%20space'), 400, 'BAD_CHANNEL');
+    await expectError(sseUrl(testHub, 'channel=a&channel=%0Aevil'), 400, 'BAD_CHANNEL');
+    await expectError(sseUrl(testHub, `channel=${'x'.repeat(129)}`), 400, 'BAD_CHANNEL');
+    await expectError(sseUrl(testHub, 'channel='), 400, 'BAD_CHANNEL');
+    expect(testHub.hub.stats().connections.sse).toBe(0);
+  });
+
+  it('answers 400 BAD_CURSOR for a bad cursor in the header or the query', async () => {
+    const testHub = await hubWith();
+    await expectError(sseUrl(testHub, 'channel=a'), 400, 'BAD_CURSOR', {
+      headers: { 'Last-Event-ID': 'not a cursor' },
+    });
+    await expectError(sseUrl(testHub, 'channel=a&lastEventId=%7B%7D'), 400, 'BAD_CURSOR');
+    await expectError(sseUrl(testHub, 'channel=a&lastEventId=eyJub3QiOg'), 400, 'BAD_CURSOR');
+    // A single-channel position for a subscription to several channels.
+    const envelope = await testHub.hub.publish('a', 1);
+    await expectError(sseUrl(testHub, 'channel=a&channel=b'), 400, 'BAD_CURSOR', {
+      headers: { 'Last-Event-ID': envelope.id },
+    });
+    // A good query does not save a bad header: the header wins.
+    await expectError(sseUrl(testHub, `channel=a&lastEventId=${envelope.id}`), 400, 'BAD_CURSOR', {
+      headers: { 'Last-Event-ID': '???' },
+    });
+    expect(testHub.hub.stats().connections.sse).toBe(0);
+    expect(testHub.hub.stats().channels).toBe(0);
+  });
+
+  it('answers 400 TOO_MANY_SUBSCRIPTIONS past maxSubscriptionsPerConnection', async () => {
+    const testHub = await hubWith({ limits: { maxSubscriptionsPerConnection: 2 } });
+    await expectError(sseUrl(testHub, 'channel=a&channel=b&channel=c'), 400, 'TOO_MANY_SUBSCRIPTIONS');
+    await expectError(sseUrl(testHub, 'channel=a,b,c'), 400, 'TOO_MANY_SUBSCRIPTIONS');
+    // At the limit is fine, and a repeated name counts once.
+    const { event } = await subscribed(sseUrl(testHub, 'channel=a&channel=b&channel=a'));
+    const channels = (JSON.parse(event.data) as { channels: Array<{ channel: string }> }).channels;
+    expect(channels.map((c) => c.channel)).toEqual(['a', 'b']);
+  });
+
+  it('answers 429 TOO_MANY_CONNECTIONS past maxConnectionsPerIp', async () => {
+    const testHub = await hubWith({ limits: { maxConnectionsPerIp: 2 } });
+    await subscribed(sseUrl(testHub, 'channel=a'));
+    const second = await subscribed(sseUrl(testHub, 'channel=b'));
+    await expectError(sseUrl(testHub, 'channel=c'), 429, 'TOO_MANY_CONNECTIONS');
+    expect(testHub.hub.stats().connections.sse).toBe(2);
+    // A freed slot can be used again.
+    second.stream.close();
+    await waitFor(() => testHub.hub.stats().connections.sse === 1, 2000, 'the slot to free');
+    const third = await subscribed(sseUrl(testHub, 'channel=c'));
+    expect(third.stream.status).toBe(200);
+  });
+
+  it('answers 405 with an Allow header to a POST', async () => {
+    const testHub = await hubWith();
+    const headers = await expectError(sseUrl(testHub, 'channel=a'), 405, 'METHOD_NOT_ALLOWED', {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: '{}',
+    });
+    expect(headers.get('allow')).toBe('GET');
+  });
+});
+
+describe('GET /rt/sse: slow consumers', () => {
+  /** A raw reader that stops reading as soon as the headers are in. */
+  function openPausedReader(url: string) {
+    const state = { status: 0, closed: false, bytes: 0 };
+    const request = http.get(url, { headers: { Accept: 'text/event-stream' } }, (res) => {
+      state.status = res.statusCode ?? 0;
+      res.pause();
+      res.on('data', (chunk: Buffer) => {
+        state.bytes += chunk.length;
+      });
+      res.on('close', () => {
+        state.closed = true;
+      });
+      res.on('error', () => {});
+    });
+    request.on('error', () => {
+      state.closed = true;
+    });
+    rawRequests.push(request);
+    return { state, request };
+  }
+
+  it('ends the stream of a reader that stopped reading, while others get everything', async () => {
+    const testHub = await hubWith({ limits: { maxBufferedBytes: 64 * 1024 } });
+    const { stream: fast } = await subscribed(sseUrl(testHub, 'channel=big'));
+    const paused = openPausedReader(sseUrl(testHub, 'channel=big'));
+    await waitFor(() => testHub.hub.stats().connections.sse === 2, 2000, 'two streams');
+    await waitFor(() => paused.state.status === 200, 2000, 'the paused reader to start');
+
+    // ~2 MiB in 4 KiB envelopes, paced on the fast reader so that it never falls behind by
+    // more than a batch (a burst beyond maxBufferedBytes in one tick would end any reader).
+    const chunk = 'x'.repeat(4096);
+    const published: string[] = [];
+    for (let batch = 0; batch < 64; batch++) {
+      for (let i = 0; i < 8; i++) {
+        published.push((await testHub.hub.publish('big', { batch, i, chunk })).id);
+      }
+      await fast.waitForType('message', published.length);
+    }
+    await waitFor(() => testHub.hub.stats().connections.sse === 1, 5000, 'the slow reader dropped');
+    expect(fast.ended).toBe(false);
+    expect(fast.ofType('message').map((m) => m.id)).toEqual(published);
+    expect(testHub.hub.stats().channels).toBe(1);
+
+    // The paused reader, once it reads again, finds its stream closed after far less than 2 MiB.
+    paused.request.socket?.resume();
+    paused.request.res?.resume();
+    await waitFor(() => paused.state.closed, 5000, 'the paused reader to see the end');
+    expect(paused.state.bytes).toBeLessThan(published.length * chunk.length);
+  });
+});
+
+describe('GET /rt/sse: refusals while idle', () => {
+  it('does not open a stream for a refused request', async () => {
+    const testHub = await hubWith({ limits: { maxConnectionsPerIp: 1 } });
+    await expect(requestJson(sseUrl(testHub, 'channel=bad name'))).resolves.toMatchObject({
+      status: 400,
+    });
+    expect(testHub.hub.stats().connections.sse).toBe(0);
+    // The refused request took no slot: the one allowed stream still opens.
+    const { stream } = await subscribed(sseUrl(testHub, 'channel=a'));
+    expect(stream.status).toBe(200);
+  });
+});
