@@ -47,7 +47,6 @@ export const ERROR_CODES = {
   BAD_EVENT: { status: 400 },
   BAD_CURSOR: { status: 400 },
   ALREADY_SUBSCRIBED: { status: 409 },
-  NOT_SUBSCRIBED: { status: 409 },
   TOO_MANY_SUBSCRIPTIONS: { status: 400 },
   MESSAGE_TOO_LARGE: { status: 413, closeCode: CloseCode.MESSAGE_TOO_BIG },
   UNSUPPORTED_MEDIA_TYPE: { status: 415 },

@@ -24,12 +24,28 @@ export const DEFAULT_EVENT = 'message';
 // eslint-disable-next-line no-control-regex
 const EVENT_PATTERN = /^[^\u0000-\u001f\u007f]{1,128}$/;
 
+/**
+ * Event names an envelope may not have. On SSE the envelope event is the `event:` field, which
+ * it shares with the hub's own `subscribed` and `gap` events and with EventSource's built-in
+ * `open` and `error` (an `event: error` would reach `onerror` listeners). Refusing them makes
+ * an envelope impossible to mistake for any of those, on every transport alike.
+ */
+export const RESERVED_EVENTS: ReadonlySet<string> = new Set(['subscribed', 'gap', 'open', 'error']);
+
 /** Returns the event name to use (`message` when absent), or throws `BAD_EVENT`. */
 export function normalizeEvent(event: unknown): string {
   if (event === undefined || event === null) return DEFAULT_EVENT;
-  if (typeof event === 'string' && EVENT_PATTERN.test(event)) return event;
-  throw new TidewireError(
-    'BAD_EVENT',
-    'invalid event name: expected a string of 1-128 characters without control characters',
-  );
+  if (typeof event !== 'string' || !EVENT_PATTERN.test(event)) {
+    throw new TidewireError(
+      'BAD_EVENT',
+      'invalid event name: expected a string of 1-128 characters without control characters',
+    );
+  }
+  if (RESERVED_EVENTS.has(event)) {
+    throw new TidewireError(
+      'BAD_EVENT',
+      `event name "${event}" is reserved (${[...RESERVED_EVENTS].join(', ')}): pick another`,
+    );
+  }
+  return event;
 }

@@ -51,19 +51,19 @@ interface MaybeParsedBody {
 /**
  * Reads a request body up to `limit` bytes. Refuses a larger one with `MESSAGE_TOO_LARGE`
  * as soon as its length is known, without buffering it. Returns a body that a framework
- * (Express's `express.json()` / `express.text()`) already parsed as it is.
+ * (Express's `express.json()` / `express.text()`) already parsed as it is, within the same limit.
  */
 export function readBody(
   req: IncomingMessage,
   limit: number,
 ): Promise<Buffer | { parsed: unknown }> {
   const parsed = req as IncomingMessage & MaybeParsedBody;
-  if (parsed._body === true || (req.readableEnded && parsed.body !== undefined)) {
-    return Promise.resolve({ parsed: parsed.body });
-  }
   const declared = Number(req.headers['content-length']);
   if (Number.isFinite(declared) && declared > limit) {
     return Promise.reject(tooLarge(`${declared} bytes`, limit));
+  }
+  if (parsed._body === true || (req.readableEnded && parsed.body !== undefined)) {
+    return alreadyRead(parsed.body, limit);
   }
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
@@ -95,6 +95,20 @@ export function readBody(
     req.on('end', onEnd);
     req.on('error', onError);
   });
+}
+
+/**
+ * A body that a framework read before us. It is held to the same limit as one we read (a
+ * chunked body has no Content-Length to check first): a framework's own limit, 100 kB for
+ * `express.json()`, is not ours. Bytes that `express.raw()` left as a Buffer stay bytes, so
+ * that an octet-stream publish is still binary, not the JSON of a Buffer object.
+ */
+function alreadyRead(body: unknown, limit: number): Promise<Buffer | { parsed: unknown }> {
+  const size = Buffer.isBuffer(body)
+    ? body.length
+    : Buffer.byteLength(typeof body === 'string' ? body : (JSON.stringify(body) ?? ''));
+  if (size > limit) return Promise.reject(tooLarge(`${size} bytes`, limit));
+  return Promise.resolve(Buffer.isBuffer(body) ? body : { parsed: body });
 }
 
 function tooLarge(size: string, limit: number): TidewireError {

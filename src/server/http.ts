@@ -21,6 +21,7 @@ export interface Routes {
   readonly publishApi: PublishApi;
   health(): { status: number; body: object };
   readonly serveHealth: boolean;
+  isClosing(): boolean;
 }
 
 interface ExpressRequest {
@@ -45,6 +46,18 @@ export function createRequestHandler(routes: Routes, basePath: string): RequestH
     if (!path.startsWith(`${basePath}/`)) {
       if (next) next();
       else sendError(res, new TidewireError('NOT_FOUND', `no endpoint at ${path}`));
+      return;
+    }
+    // SSE answers a drain itself (a native EventSource must not see an error status).
+    if (routes.isClosing() && path !== `${basePath}/sse`) {
+      // Connection: close, so that the client does not reuse a socket that is about to go.
+      sendError(
+        res,
+        new TidewireError('SHUTTING_DOWN', 'server is shutting down, retry elsewhere'),
+        {
+          Connection: 'close',
+        },
+      );
       return;
     }
     route(routes, path.slice(basePath.length), req, res, url.searchParams);
@@ -99,7 +112,7 @@ export function attachToServer(
   handler: RequestHandler,
   websocket: WebSocketTransport,
   basePath: string,
-): () => void {
+): void {
   const previous = server.listeners('request') as Array<
     (req: IncomingMessage, res: ServerResponse) => void
   >;
@@ -122,9 +135,4 @@ export function attachToServer(
   };
   server.on('request', onRequest);
   server.on('upgrade', onUpgrade);
-  return () => {
-    server.off('request', onRequest);
-    server.off('upgrade', onUpgrade);
-    for (const listener of previous) server.on('request', listener);
-  };
 }

@@ -123,7 +123,6 @@ export function createHub(options: HubOptions = {}): Hub {
   const sse = new SseTransport(context);
   const poll = new PollingTransport(context);
   const publishApi = new PublishApi(core, connections, resolved);
-  const detachers: Array<() => void> = [];
 
   const routes = {
     sse,
@@ -131,6 +130,7 @@ export function createHub(options: HubOptions = {}): Hub {
     websocket,
     publishApi,
     serveHealth: resolved.health,
+    isClosing: () => closing,
     health: () =>
       broker.isAvailable()
         ? { status: 200, body: { status: 'ok' } }
@@ -171,7 +171,9 @@ export function createHub(options: HubOptions = {}): Hub {
         server.headersTimeout || Infinity,
         resolved.limits.headersTimeoutMs,
       );
-      detachers.push(attachToServer(server, handler(attachOptions), websocket, basePath));
+      // Listeners stay after close(): the hub's endpoints then answer 503 SHUTTING_DOWN
+      // instead of leaving requests with no listener at all.
+      attachToServer(server, handler(attachOptions), websocket, basePath);
     },
     stats: () => ({ connections: connections.countByTransport(), channels: core.channelCount }),
     async close(closeOptions = {}) {
@@ -185,7 +187,6 @@ export function createHub(options: HubOptions = {}): Hub {
       websocket.close();
       sse.close();
       poll.close();
-      for (const detach of detachers.splice(0)) detach();
       await ready.catch(() => {});
       await core.close();
     },

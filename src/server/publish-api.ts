@@ -34,7 +34,7 @@ export class PublishApi {
     try {
       this.#checkToken(req);
       const channel = assertChannel(safeDecode(channelText));
-      const event = normalizeEvent(query.get('event') ?? undefined);
+      const event = normalizeEvent(query.get('event') || undefined);
       const { data, binary } = await this.#readPublishBody(req);
       const envelope = await this.core.publish({
         channel,
@@ -83,11 +83,12 @@ export class PublishApi {
   #checkToken(req: IncomingMessage): void {
     const token = this.options.publishToken;
     if (token === undefined) return;
-    const header = req.headers.authorization;
-    if (!header) {
+    // SPEC.md § Endpoints: 401 without a bearer token (no header, or another scheme such as
+    // Basic), 403 with a wrong one.
+    const given = /^Bearer\s+(.+)$/i.exec(req.headers.authorization ?? '')?.[1]?.trim();
+    if (!given) {
       throw new TidewireError('UNAUTHORIZED', 'publishing needs "Authorization: Bearer <token>"');
     }
-    const given = /^Bearer\s+(.+)$/i.exec(header)?.[1]?.trim() ?? '';
     if (!constantTimeEqual(given, token)) {
       throw new TidewireError('FORBIDDEN', 'the publish token is not valid');
     }

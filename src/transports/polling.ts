@@ -55,7 +55,7 @@ export class PollingTransport implements HttpTransport {
 function readTimeout(text: string | null, max: number): number {
   if (text === null || text === '') return Math.min(DEFAULTS.pollTimeoutMs, max);
   const value = Number(text);
-  if (!Number.isInteger(value) || value < 0) {
+  if (!/^\d{1,9}$/.test(text)) {
     throw new TidewireError('BAD_REQUEST', 'timeout must be a non-negative integer of ms');
   }
   return Math.min(value, max);
@@ -137,7 +137,8 @@ class Poll implements Subscriber, Connection {
 
   /** Drain: answer now with what is here, so the client polls again (elsewhere). */
   close(_reason: CloseReason): void {
-    if (this.#state !== 'answered') this.#answer();
+    // Connection: close, so that the next poll opens a socket, to whichever node is up.
+    if (this.#state !== 'answered') this.#answer({ Connection: 'close' });
   }
 
   #scheduleAnswer(): void {
@@ -148,15 +149,12 @@ class Poll implements Subscriber, Connection {
     setImmediate(() => this.#answer());
   }
 
-  #answer(): void {
+  #answer(headers: Record<string, string> = {}): void {
     if (this.#state === 'answered') return;
     this.#finish();
     const cursor = encodeCursor(this.#positions);
-    sendJson(
-      this.#res,
-      200,
-      `{"messages":[${this.#parts.join(',')}],"cursor":${JSON.stringify(cursor)}}`,
-    );
+    const body = `{"messages":[${this.#parts.join(',')}],"cursor":${JSON.stringify(cursor)}}`;
+    sendJson(this.#res, 200, body, headers);
   }
 
   #finish(): void {

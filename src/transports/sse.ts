@@ -45,10 +45,11 @@ export class SseTransport implements HttpTransport {
     let since: Map<string, string>;
     let channels: string[];
     const ip = clientIp(req);
+    if (this.#context.isClosing()) {
+      redirectReconnect(req, res, options.sseRetryMs);
+      return;
+    }
     try {
-      if (this.#context.isClosing()) {
-        throw new TidewireError('SHUTTING_DOWN', 'server is shutting down, reconnect elsewhere');
-      }
       channels = readChannelsParam(query, options.limits.maxSubscriptionsPerConnection);
       // The header is what a reconnecting EventSource sends; it wins over the query of the
       // original URL, which the browser repeats unchanged.
@@ -95,7 +96,7 @@ class SseStream implements Subscriber, Connection {
     this.#onGone = onGone;
     this.id = context.connections.nextId();
     req.socket.setNoDelay(true);
-    res.writeHead(200, sseHeaders(req.httpVersionMajor));
+    res.writeHead(200, sseHeaders(req.httpVersion));
     // `retry:` first, then a comment at once: proxies and tunnels that wait for the first
     // bytes before passing a stream on see some right away (PITFALLS #5).
     res.write(`retry: ${context.options.sseRetryMs}\n\n${HEARTBEAT}`);
@@ -153,8 +154,12 @@ class SseStream implements Subscriber, Connection {
 
   close(reason: CloseReason): void {
     // A jittered `retry:` before the end spreads the browsers' reconnects (PITFALLS #9).
-    const retry = Math.round(this.#context.options.sseRetryMs * (0.5 + Math.random()));
-    this.write(formatEvent({ retry, comment: reason.reason }));
+    this.write(
+      formatEvent({
+        retry: jitteredRetry(this.#context.options.sseRetryMs),
+        comment: reason.reason,
+      }),
+    );
     this.#end();
   }
 
@@ -177,14 +182,28 @@ class SseStream implements Subscriber, Connection {
   }
 }
 
-function sseHeaders(httpVersionMajor: number): Record<string, string> {
+function jitteredRetry(retryMs: number): number {
+  return Math.round(retryMs * (0.5 + Math.random()));
+}
+
+/**
+ * While the hub drains, a new stream is answered with a jittered `retry:` and ended at once.
+ * An error status would make a native EventSource give up for good (it retries only after a
+ * 200 stream ends), while this sends it back, a little later, to whichever node is up.
+ */
+function redirectReconnect(req: IncomingMessage, res: ServerResponse, retryMs: number): void {
+  res.writeHead(200, { ...sseHeaders(req.httpVersion), Connection: 'close' });
+  res.end(formatEvent({ retry: jitteredRetry(retryMs), comment: 'server restarting' }));
+}
+
+function sseHeaders(httpVersion: string): Record<string, string> {
   const headers: Record<string, string> = {
     'Content-Type': 'text/event-stream; charset=utf-8',
     // no-transform keeps compressing proxies from buffering the stream (PITFALLS #4).
     'Cache-Control': 'no-cache, no-transform',
     'X-Accel-Buffering': 'no',
   };
-  // Connection is a hop-by-hop header that HTTP/2 forbids.
-  if (httpVersionMajor === 1) headers.Connection = 'keep-alive';
+  // Connection is a hop-by-hop header that HTTP/2 forbids; HTTP/1.0 does not keep alive.
+  if (httpVersion === '1.1') headers.Connection = 'keep-alive';
   return headers;
 }

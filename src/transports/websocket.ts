@@ -16,6 +16,14 @@ import type { CloseReason, Connection } from '../server/connections.js';
 import { clientIp } from '../server/http-util.js';
 import type { TransportContext } from './transport.js';
 
+/**
+ * How long a peer that we close for not reading (slow consumer) or not answering (idle
+ * timeout) gets to complete the closing handshake before its socket is destroyed. ws waits
+ * 30 s by default, and such a peer rarely answers: its socket, its send buffer, its per-IP
+ * slot and its subscriptions would linger that long.
+ */
+const UNRESPONSIVE_CLOSE_GRACE_MS = 1000;
+
 /** Memo key of the `message` frame bytes of an envelope, shared by every socket. */
 const MESSAGE_FRAME = Symbol('websocket message frame');
 
@@ -99,6 +107,7 @@ class WsConnection implements Subscriber, Connection {
   readonly #info: ConnectionInfo;
   readonly #onGone: () => void;
   #lastSeen = Date.now();
+  #reapTimer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(
     context: TransportContext,
@@ -141,8 +150,9 @@ class WsConnection implements Subscriber, Connection {
   heartbeat(now: number, idleTimeout: number): void {
     if (this.#ws.readyState !== WebSocket.OPEN) return;
     if (now - this.#lastSeen > idleTimeout) {
-      const error = new TidewireError('IDLE_TIMEOUT', `nothing received for ${idleTimeout} ms`);
-      this.close({ code: error.closeCode, reason: error.message });
+      this.#closeUnresponsive(
+        new TidewireError('IDLE_TIMEOUT', `nothing received for ${idleTimeout} ms`),
+      );
       return;
     }
     this.#ws.ping();
@@ -190,7 +200,9 @@ class WsConnection implements Subscriber, Connection {
   #subscribe(frame: SubscribeFrame): void {
     const { core, options } = this.#context;
     const max = options.limits.maxSubscriptionsPerConnection;
-    const total = core.subscriptionCount(this) + frame.channels.length;
+    // Channels already held do not count twice (they are refused as ALREADY_SUBSCRIBED).
+    const fresh = frame.channels.filter((channel) => !core.isSubscribed(this, channel));
+    const total = core.subscriptionCount(this) + fresh.length;
     if (total > max) {
       const error = new TidewireError(
         'TOO_MANY_SUBSCRIPTIONS',
@@ -250,14 +262,26 @@ class WsConnection implements Subscriber, Connection {
     const max = this.#context.options.limits.maxBufferedBytes;
     if (ws.bufferedAmount > max) {
       // The peer stopped reading: stop queueing (memory stays bounded) and tell it why.
-      const error = new TidewireError('SLOW_CONSUMER', `more than ${max} bytes waiting to be read`);
-      this.close({ code: error.closeCode, reason: error.message });
+      this.#closeUnresponsive(
+        new TidewireError('SLOW_CONSUMER', `more than ${max} bytes waiting to be read`),
+      );
       return;
     }
     ws.send(data, { binary: false });
   }
 
+  /**
+   * Closes with the error's code and reason (a peer that catches up still reads why), then
+   * destroys the socket if the closing handshake is not done within the grace period.
+   */
+  #closeUnresponsive(error: TidewireError): void {
+    this.close({ code: error.closeCode, reason: error.message });
+    this.#reapTimer = setTimeout(() => this.#ws.terminate(), UNRESPONSIVE_CLOSE_GRACE_MS);
+    this.#reapTimer.unref?.();
+  }
+
   #cleanup(): void {
+    clearTimeout(this.#reapTimer);
     this.#context.core.unsubscribeAll(this);
     this.#context.connections.remove(this);
     this.#onGone();

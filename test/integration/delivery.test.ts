@@ -4,7 +4,7 @@ import type { Hub, HubOptions } from '../../src/server/index.js';
 import { publishHttp } from '../support/http-client.js';
 import { type TestHub, startHub } from '../support/hub-server.js';
 import { TestEventStream } from '../support/sse-client.js';
-import { waitFor } from '../support/wait.js';
+import { sleep, waitFor } from '../support/wait.js';
 import { type TestSocket, connectWs, subscribe as subscribeWs } from '../support/ws-client.js';
 
 /**
@@ -79,7 +79,11 @@ class WebSocketClient implements TransportClient {
       this.#positions = new Map();
     } else {
       const saved = JSON.parse(resumeFrom) as Record<string, string>;
-      since = Object.fromEntries(channels.flatMap((c) => (c in saved ? [[c, saved[c]]] : [])));
+      since = {};
+      for (const channel of channels) {
+        const position = saved[channel];
+        if (position !== undefined) since[channel] = position;
+      }
     }
     const socket = await connectWs(this.#url);
     this.#socket = socket;
@@ -139,6 +143,26 @@ class WebSocketClient implements TransportClient {
   }
 }
 
+/** Network failures in a row after which a client gives up (about a second of retries). */
+const MAX_NETWORK_RETRIES = 20;
+const RETRY_DELAY_MS = 50;
+
+/**
+ * Opens a connection, retrying network failures as a reconnecting client does: the agent's
+ * keep-alive socket may have been closed by the server an instant before it is reused (the
+ * restart test), which fails the request before it reaches any hub.
+ */
+async function openWithRetries<T>(open: () => Promise<T>): Promise<T> {
+  for (let failures = 0; ; failures++) {
+    try {
+      return await open();
+    } catch (error) {
+      if (failures >= MAX_NETWORK_RETRIES) throw error;
+    }
+    await sleep(RETRY_DELAY_MS);
+  }
+}
+
 /** A raw SSE stream: resumes with the `Last-Event-ID` header, as a browser does. */
 class SseClient implements TransportClient {
   readonly #baseUrl: string;
@@ -161,7 +185,9 @@ class SseClient implements TransportClient {
     this.#lastEventId = resumeFrom ?? '';
     const query = new URLSearchParams(channels.map((channel) => ['channel', channel]));
     const headers: Record<string, string> = resumeFrom ? { 'Last-Event-ID': resumeFrom } : {};
-    const stream = await TestEventStream.open(`${this.#baseUrl}/rt/sse?${query}`, headers);
+    const stream = await openWithRetries(() =>
+      TestEventStream.open(`${this.#baseUrl}/rt/sse?${query}`, headers),
+    );
     this.#stream = stream;
     this.#consumed = 0;
     if (stream.status !== 200) throw new Error(`SSE answered ${stream.status}`);
@@ -221,9 +247,16 @@ class SseClient implements TransportClient {
   }
 }
 
+type PollOutcome = 'answered' | 'refused' | 'stale';
+
 /**
  * A loop of chained polls, each sending the cursor of the previous answer. Long polling holds
  * each request up to `timeout`; short polling (`timeout` 0) waits `intervalMs` between polls.
+ * The first poll of a subscribe is made with timeout 0 and awaited, so that `subscribe`
+ * resolves once the hub has placed the poll (and answered its backlog) without waiting out a
+ * long poll. A network failure (a keep-alive socket that the server closed an instant before
+ * it was reused) is retried with the same cursor, as a real client does; an error answer is
+ * recorded and ends the loop.
  */
 class PollingClient implements TransportClient {
   readonly #baseUrl: string;
@@ -251,16 +284,11 @@ class PollingClient implements TransportClient {
     this.disconnect();
     this.#errors = [];
     this.#channels = channels;
+    // Without a cursor a poll starts from now; its answer's cursor is the starting position.
+    this.#cursor = resumeFrom ?? '';
     const session = ++this.#session;
-    if (resumeFrom === undefined) {
-      // A poll without a cursor starts from now; the answer's cursor is the starting position.
-      // Made with timeout 0, so that subscribing does not wait out a long poll.
-      this.#cursor = '';
-      if (!(await this.#pollOnce(session, 0))) {
-        throw new Error(`first poll failed: ${this.#errors.join('; ')}`);
-      }
-    } else {
-      this.#cursor = resumeFrom;
+    if ((await this.#poll(session, 0)) !== 'answered') {
+      throw new Error(`first poll failed: ${this.#errors.join('; ')}`);
     }
     void this.#loop(session);
   }
@@ -291,48 +319,65 @@ class PollingClient implements TransportClient {
 
   async #loop(session: number): Promise<void> {
     while (session === this.#session) {
-      if (!(await this.#pollOnce(session, this.#timeout))) return;
-      if (this.#intervalMs > 0) await this.#pause();
+      if ((await this.#poll(session, this.#timeout)) !== 'answered') return;
+      if (this.#intervalMs > 0) await this.#pause(this.#intervalMs);
     }
   }
 
-  async #pollOnce(session: number, timeout: number): Promise<boolean> {
-    if (session !== this.#session) return false;
+  /** One poll, retried on network failures while the session lasts. */
+  async #poll(session: number, timeout: number): Promise<PollOutcome> {
+    for (let failures = 0; ; failures++) {
+      if (session !== this.#session) return 'stale';
+      try {
+        return await this.#pollOnce(session, timeout);
+      } catch (error) {
+        if (session !== this.#session) return 'stale';
+        if (failures >= MAX_NETWORK_RETRIES) {
+          this.#errors.push(`poll failed ${failures + 1} times: ${describeError(error)}`);
+          return 'refused';
+        }
+      }
+      await this.#pause(RETRY_DELAY_MS);
+    }
+  }
+
+  async #pollOnce(session: number, timeout: number): Promise<PollOutcome> {
     const query = new URLSearchParams(this.#channels.map((channel) => ['channel', channel]));
     if (this.#cursor !== '') query.set('cursor', this.#cursor);
     query.set('timeout', String(timeout));
     const abort = new AbortController();
     this.#abort = abort;
-    try {
-      const response = await fetch(`${this.#baseUrl}/rt/poll?${query}`, { signal: abort.signal });
-      const text = await response.text();
-      if (session !== this.#session) return false;
-      if (response.status !== 200) {
-        this.#errors.push(`poll answered ${response.status}: ${text}`);
-        return false;
-      }
-      const body = JSON.parse(text) as { messages: Array<Record<string, unknown>>; cursor: string };
-      for (const message of body.messages) {
-        if (message.type === 'gap') {
-          this.#items.push({ type: 'gap', channel: message.channel as string });
-        } else {
-          this.#items.push({ type: 'envelope', envelope: message as unknown as Envelope });
-        }
-      }
-      this.#cursor = body.cursor;
-      return true;
-    } catch (error) {
-      if (session === this.#session) this.#errors.push(`poll failed: ${String(error)}`);
-      return false;
+    const response = await fetch(`${this.#baseUrl}/rt/poll?${query}`, { signal: abort.signal });
+    const text = await response.text();
+    if (session !== this.#session) return 'stale';
+    if (response.status !== 200) {
+      this.#errors.push(`poll answered ${response.status}: ${text}`);
+      return 'refused';
     }
+    const body = JSON.parse(text) as { messages: Array<Record<string, unknown>>; cursor: string };
+    for (const message of body.messages) {
+      if (message.type === 'gap') {
+        this.#items.push({ type: 'gap', channel: message.channel as string });
+      } else {
+        this.#items.push({ type: 'envelope', envelope: message as unknown as Envelope });
+      }
+    }
+    this.#cursor = body.cursor;
+    return 'answered';
   }
 
-  #pause(): Promise<void> {
+  #pause(ms: number): Promise<void> {
     return new Promise((resolve) => {
       this.#wake = resolve;
-      this.#timer = setTimeout(resolve, this.#intervalMs);
+      this.#timer = setTimeout(resolve, ms);
     });
   }
+}
+
+/** An error and its cause (fetch hides the socket error in `cause`). */
+function describeError(error: unknown): string {
+  const cause = (error as { cause?: unknown }).cause;
+  return cause === undefined ? String(error) : `${String(error)} (${String(cause)})`;
 }
 
 const TRANSPORTS: readonly TransportFactory[] = [
@@ -489,6 +534,38 @@ describe.each(TRANSPORTS)('delivery and resume over $name', (transport) => {
     expect(envelopesOf(client, 'b')).toEqual(all.filter((e) => e.channel === 'b'));
     expect(client.received()).toHaveLength(17);
     expect(client.recovered()).toEqual(recoveredAs({ a: true, b: true }));
+    expect(client.errors()).toEqual([]);
+  });
+
+  it('resumes without loss or repetition when the connection drops mid-stream', async () => {
+    const testHub = await newHub();
+    const { hub } = testHub;
+    const client = newClient(transport, testHub);
+    await client.subscribe(['stream']);
+
+    // The publisher yields to I/O between envelopes and drops the client halfway, so that
+    // the drop falls while envelopes are in flight (frames in the socket, a poll answer on
+    // its way) and the client's position is wherever its reading stopped.
+    const published: Envelope[] = [];
+    let saved = '';
+    let receivedAtDrop = 0;
+    for (let i = 0; i < 60; i++) {
+      published.push(await hub.publish('stream', { i }));
+      if (i === 29) {
+        receivedAtDrop = envelopesOf(client).length;
+        saved = client.position();
+        client.disconnect();
+      }
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+
+    await client.subscribe(['stream'], saved);
+    const last = await hub.publish('stream', 'after resume');
+    await waitForEnvelope(client, last.id);
+
+    expect(receivedAtDrop).toBeLessThan(30);
+    expect(trace(client)).toEqual(ids([...published, last]));
+    expect(client.recovered()).toEqual(recoveredAs({ stream: true }));
     expect(client.errors()).toEqual([]);
   });
 

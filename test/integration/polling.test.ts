@@ -594,6 +594,20 @@ describe('GET /rt/poll: hub.close()', () => {
     expect(hub.stats().connections['long-polling']).toBe(0);
   });
 
+  it('tells clients not to reuse the socket of a draining hub (Connection: close)', async () => {
+    const t = await hubWith();
+    const cursor = await cursorNow(t.url, ['a']);
+    const held = rawGet(`${t.url}/rt/poll?channel=a&timeout=20000&cursor=${cursor}`);
+    await heldCount(t, 1);
+    const closing = t.hub.close({ drainWindowMs: 300 });
+    const refused = await rawGet(`${t.url}/rt/poll?channel=a&timeout=0`);
+    expect([refused.status, refused.connection]).toEqual([503, 'close']);
+    const answered = await held;
+    expect([answered.status, answered.connection]).toEqual([200, 'close']);
+    expect(JSON.parse(answered.body)).toEqual({ messages: [], cursor });
+    await closing;
+  });
+
   it('refuses new polls with 503 while an attached hub drains over a window', async () => {
     const t = await hubWith();
     const cursor = await cursorNow(t.url, ['a']);
@@ -613,3 +627,21 @@ describe('GET /rt/poll: hub.close()', () => {
     await closing;
   });
 });
+
+/** A GET over node:http, which (unlike fetch) shows the Connection header. */
+function rawGet(
+  url: string,
+): Promise<{ status: number; connection: string | undefined; body: string }> {
+  return new Promise((resolve, reject) => {
+    http
+      .get(url, (res) => {
+        let body = '';
+        res.setEncoding('utf8');
+        res.on('data', (chunk: string) => (body += chunk));
+        res.on('end', () =>
+          resolve({ status: res.statusCode ?? 0, connection: res.headers.connection, body }),
+        );
+      })
+      .on('error', reject);
+  });
+}

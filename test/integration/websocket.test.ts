@@ -80,6 +80,37 @@ function asFrame(envelope: Envelope): JsonFrame {
   return { type: 'message', ...envelope };
 }
 
+/** `[from, …, to]` */
+function range(from: number, to: number): number[] {
+  return Array.from({ length: Math.max(0, to - from + 1) }, (_, i) => from + i);
+}
+
+/**
+ * Publishes `first`, `first + 1`, … yielding to I/O between publishes until `done()` holds,
+ * then `extra` more. Returns the last number published.
+ */
+async function publishUntil(
+  hub: TestHub,
+  channel: string,
+  first: number,
+  done: () => boolean,
+  extra: number,
+): Promise<number> {
+  let n = first;
+  const deadline = Date.now() + 5000;
+  while (!done() && Date.now() < deadline) {
+    await hub.hub.publish(channel, n++);
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+  for (let i = 0; i < extra; i++) await hub.hub.publish(channel, n++);
+  return n - 1;
+}
+
+function seqOf(id: unknown): number {
+  const text = String(id);
+  return Number(text.slice(text.lastIndexOf('-') + 1));
+}
+
 function epochOf(id: unknown): string {
   const text = String(id);
   return text.slice(0, text.lastIndexOf('-'));
@@ -88,6 +119,16 @@ function epochOf(id: unknown): string {
 /** Whether the socket is still open from the client's side. */
 function isOpen(socket: TestSocket): boolean {
   return socket.ws.readyState === socket.ws.OPEN && socket.closeCode === undefined;
+}
+
+/**
+ * Makes a client stop reading its TCP socket, as a stuck or dead peer does. ws pauses and
+ * resumes the socket itself for back-pressure, so its `resume` is disabled too.
+ */
+function stopReading(socket: TestSocket): void {
+  const raw = (socket.ws as unknown as { _socket: Socket })._socket;
+  raw.pause();
+  raw.resume = () => raw;
 }
 
 /** Subscribes a fresh socket to `channel` and proves it receives a publish. */
@@ -213,7 +254,7 @@ describe('subscribe frame', () => {
     const hub = await openHub();
     const socket = await connect(hub);
     const alphabet = 'ABCXYZabcxyz0189_.:@/-';
-    const channel = alphabet.repeat(6).padEnd(128, 'q');
+    const channel = alphabet.repeat(6).slice(0, 128);
     expect(channel).toHaveLength(128);
 
     const [subscribed] = await subscribe(socket, [channel]);
@@ -238,24 +279,28 @@ describe('subscribe frame', () => {
     expect(messagesOf(socket)).toEqual([asFrame(envelope)]);
   });
 
-  it('joins the live stream without loss or repetition when envelopes are published during the subscribe', async () => {
+  it('joins the live stream without loss or repetition while envelopes keep being published', async () => {
     const hub = await openHub();
     const socket = await connect(hub);
+
     socket.send({ type: 'subscribe', channels: ['race'] });
-    const publishes: Array<Promise<Envelope>> = [];
-    for (let n = 1; n <= 50; n++) publishes.push(hub.hub.publish('race', n));
-    await Promise.all(publishes);
-    for (let n = 51; n <= 60; n++) await hub.hub.publish('race', n);
+    const last = await publishUntil(
+      hub,
+      'race',
+      1,
+      () => socket.ofType('subscribed').length > 0,
+      10,
+    );
 
     const [subscribed] = await socket.waitForType('subscribed', 1);
-    const start = Number(String(subscribed?.position).split('-')[1]);
-    await waitForMessages(socket, 60 - start);
+    const start = seqOf(subscribed?.position);
+    expect(start).toBeGreaterThanOrEqual(1);
+    expect(start).toBeLessThanOrEqual(last - 10);
+    await waitForMessages(socket, last - start);
     await roundTrip(socket);
-
     // The subscribed frame comes first; after it, every envelope past `position`, once each.
     expect(socket.frames[0]).toEqual(subscribed);
-    const expected = Array.from({ length: 60 - start }, (_, i) => start + 1 + i);
-    expect(messagesOf(socket).map((f) => f.data)).toEqual(expected);
+    expect(messagesOf(socket).map((f) => f.data)).toEqual(range(start + 1, last));
   });
 });
 
@@ -346,6 +391,33 @@ describe('resume with since', () => {
     expect(second.frames[0]).toEqual(subscribed);
     expect(messagesOf(second)).toEqual([...missed, live].map(asFrame));
     expect(second.ofType('gap')).toEqual([]);
+  });
+
+  it('joins backlog and live envelopes without loss or repetition while publishing goes on', async () => {
+    const hub = await openHub();
+    const from = await hub.hub.publish('busy', 0);
+    for (let n = 1; n <= 20; n++) await hub.hub.publish('busy', n);
+    const socket = await connect(hub);
+
+    socket.send({ type: 'subscribe', channels: ['busy'], since: { busy: from.id } });
+    const last = await publishUntil(
+      hub,
+      'busy',
+      21,
+      () => socket.ofType('subscribed').length > 0,
+      10,
+    );
+
+    const [subscribed] = await socket.waitForType('subscribed', 1);
+    await waitForMessages(socket, last);
+    await roundTrip(socket);
+    expect(subscribed).toEqual({
+      type: 'subscribed',
+      channel: 'busy',
+      position: from.id,
+      recovered: true,
+    });
+    expect(messagesOf(socket).map((f) => f.data)).toEqual(range(1, last));
   });
 
   it('resumes from the subscribed position of a socket that never received an envelope', async () => {
@@ -626,7 +698,12 @@ const MALFORMED: Array<{ what: string; frame: unknown; code: string; ref?: strin
   { what: 'a JSON number', frame: '42', code: 'BAD_REQUEST' },
   { what: 'JSON null', frame: 'null', code: 'BAD_REQUEST' },
   { what: 'a JSON string', frame: '"ping"', code: 'BAD_REQUEST' },
-  { what: 'an unknown type', frame: { type: 'hello', ref: 'u1' }, code: 'UNKNOWN_FRAME', ref: 'u1' },
+  {
+    what: 'an unknown type',
+    frame: { type: 'hello', ref: 'u1' },
+    code: 'UNKNOWN_FRAME',
+    ref: 'u1',
+  },
   { what: 'a frame without type', frame: { channels: ['a'] }, code: 'UNKNOWN_FRAME' },
   {
     what: 'a channel with a space',
@@ -669,7 +746,7 @@ const MALFORMED: Array<{ what: string; frame: unknown; code: string; ref?: strin
     ref: 's1',
   },
   {
-    what: 'a since position that is not a position',
+    what: 'a since value that is no position',
     frame: { type: 'subscribe', channels: ['a'], since: { a: 'nope' }, ref: 's2' },
     code: 'BAD_CURSOR',
     ref: 's2',
@@ -680,12 +757,12 @@ const MALFORMED: Array<{ what: string; frame: unknown; code: string; ref?: strin
     code: 'BAD_CURSOR',
   },
   {
-    what: 'a since position with a negative sequence',
+    what: 'a since value with a negative seq',
     frame: { type: 'subscribe', channels: ['a'], since: { a: 'abc--1' } },
     code: 'BAD_CURSOR',
   },
   {
-    what: 'a since position past the largest safe integer',
+    what: 'a since value with a seq past 2^53',
     frame: { type: 'subscribe', channels: ['a'], since: { a: 'abc-9999999999999999' } },
     code: 'BAD_CURSOR',
   },
@@ -914,7 +991,11 @@ describe('binary data', () => {
     socket.ws.send(Buffer.from([0x7b, 0xff, 0xfe, 0x7d]), { binary: true });
     const [error] = await socket.waitForType('error', 1);
 
-    expect(error).toEqual({ type: 'error', code: 'BAD_JSON', message: expect.stringMatching(/\S/) });
+    expect(error).toEqual({
+      type: 'error',
+      code: 'BAD_JSON',
+      message: expect.stringMatching(/\S/),
+    });
     await roundTrip(socket);
     expect(isOpen(socket)).toBe(true);
   });
@@ -1007,7 +1088,7 @@ describe('limits', () => {
   });
 
   it('closes a socket that answers no ping with 4001 while a live socket stays open', async () => {
-    const hub = await openHub({ wsPingIntervalMs: 50, limits: { idleTimeoutMs: 200 } });
+    const hub = await openHub({ wsPingIntervalMs: 50, limits: { idleTimeoutMs: 300 } });
     const started = Date.now();
     const silent = await connect(hub, { autoPong: false });
     const live = await connect(hub);
@@ -1016,12 +1097,12 @@ describe('limits', () => {
 
     const { code, reason } = await silent.closed(3000);
     const closedAfter = Date.now() - started;
-    await sleep(Math.max(0, 600 - (Date.now() - started)));
+    await sleep(Math.max(0, 900 - (Date.now() - started)));
 
     expect(code).toBe(4001);
-    expect(reason).toBe('nothing received for 200 ms');
-    expect(pings).toBeGreaterThanOrEqual(2);
-    expect(closedAfter).toBeGreaterThanOrEqual(200);
+    expect(reason).toBe('nothing received for 300 ms');
+    expect(pings).toBeGreaterThanOrEqual(3);
+    expect(closedAfter).toBeGreaterThanOrEqual(300);
     expect(isOpen(live)).toBe(true);
     expect(hub.hub.stats().connections.websocket).toBe(1);
     await roundTrip(live);
@@ -1033,27 +1114,44 @@ describe('limits', () => {
     const fast = await connect(hub);
     await subscribe(slow, ['firehose']);
     await subscribe(fast, ['firehose']);
-    (slow.ws as unknown as { _socket: Socket })._socket.pause();
+    stopReading(slow);
 
-    // ~1 MiB in 4 KiB envelopes, paced by the fast reader so that only the paused one lags.
-    const chunk = 'x'.repeat(4096);
-    const total = 256;
-    for (let n = 0; n < total; n++) {
-      await hub.hub.publish('firehose', { n, chunk });
-      if (n % 8 === 7) await waitForMessages(fast, n + 1, 'firehose');
+    // Loopback socket buffers swallow a few MiB before anything waits in the hub's send
+    // buffer, so publish until the hub gives up on the slow socket (at most 64 MiB), paced
+    // by the fast reader so that only the paused one lags.
+    const chunk = 'x'.repeat(32 * 1024);
+    let published = 0;
+    while (hub.hub.stats().connections.websocket === 2 && published < 2048) {
+      await hub.hub.publish('firehose', { n: published, chunk });
+      published += 1;
+      if (published % 4 === 0) await waitForMessages(fast, published, 'firehose');
     }
 
-    await waitFor(
-      () => hub.hub.stats().connections.websocket === 1,
-      5000,
-      'the server to drop the slow consumer',
-    );
-    const received = await waitForMessages(fast, total, 'firehose');
+    expect(hub.hub.stats().connections.websocket).toBe(1);
+    const received = await waitForMessages(fast, published, 'firehose');
+    await roundTrip(fast);
     expect(received.map((f) => (f.data as { n: number }).n)).toEqual(
-      Array.from({ length: total }, (_, n) => n),
+      Array.from({ length: published }, (_, n) => n),
     );
+    expect(messagesOf(slow)).toEqual([]);
     expect(isOpen(fast)).toBe(true);
     expect(hub.hub.stats().channels).toBe(1);
+  });
+
+  it('drops a dead peer that neither answers pings nor reads within a second of its idle timeout', async () => {
+    const hub = await openHub({ wsPingIntervalMs: 50, limits: { idleTimeoutMs: 300 } });
+    const dead = await connect(hub, { autoPong: false });
+    const live = await connect(hub);
+    await subscribe(dead, ['a']);
+    stopReading(dead);
+    const started = Date.now();
+
+    await waitFor(() => hub.hub.stats().connections.websocket === 1, 3000, 'the server close');
+
+    expect(Date.now() - started).toBeLessThan(2000);
+    expect(hub.hub.stats().channels).toBe(0);
+    expect(isOpen(live)).toBe(true);
+    await roundTrip(live);
   });
 });
 
@@ -1086,11 +1184,13 @@ describe('hub.close()', () => {
     expect(refused).toEqual({ code: 1012, reason: 'server is shutting down, reconnect elsewhere' });
   });
 
-  it('refuses upgrades once closed', async () => {
+  it('refuses upgrades once closed with HTTP 503', async () => {
     const hub = await openHub();
     await hub.hub.close();
 
-    await expect(connectWs(hub.wsUrl)).rejects.toThrow();
+    await expect(connectWs(hub.wsUrl, { handshakeTimeout: 2000 })).rejects.toThrow(
+      'upgrade refused: 503',
+    );
     expect(hub.hub.stats().connections.websocket).toBe(0);
   });
 });
@@ -1105,6 +1205,10 @@ describe('robustness', () => {
     await abuser.waitForType('error', MALFORMED.length + 2);
     abuser.send('x'.repeat(5000));
     expect((await abuser.closed()).code).toBe(1009);
+    // One error per bad frame (async refusals may overtake sync ones, hence the sort).
+    const codes = abuser.ofType('error').map((f) => String(f.code));
+    const expected = [...MALFORMED.map((m) => m.code), 'BAD_JSON', 'BAD_CURSOR'];
+    expect(codes.sort()).toEqual(expected.sort());
 
     const invalidText = await connect(hub);
     invalidText.ws.send(Buffer.from([0xff]), { binary: false });
