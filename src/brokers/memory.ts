@@ -109,11 +109,20 @@ export class MemoryBroker implements Broker {
     const now = this.#now();
     for (const [channel, history] of this.#channels) {
       history.trimOlderThan(now - this.#maxAgeMs);
-      const idle = now - history.lastActive > this.#idleTtlMs;
+      // A channel that was only ever read (a poll or a stream on a name nobody publishes to)
+      // goes after the history age: reads alone must not keep memory for an hour. Forgetting
+      // it costs at most a gap for a client that comes back to it later, never a loss.
+      const ttl = history.top === 0 ? this.#maxAgeMs : this.#idleTtlMs;
+      const idle = now - history.lastActive > ttl;
       if (history.size === 0 && idle && !this.#subscribed.has(channel)) {
         this.#channels.delete(channel);
       }
     }
+  }
+
+  /** Channels whose state this broker holds (for tests and stats). */
+  get channelCount(): number {
+    return this.#channels.size;
   }
 }
 

@@ -165,6 +165,7 @@ export class HubCore {
         subscription,
       });
     });
+    if (catchUps.length === 0) return [];
     subscriber.onSubscribed(catchUps.map((c) => c.result));
     for (const { result, backlog, subscription } of catchUps) {
       this.#flush(subscriber, result, backlog, subscription);

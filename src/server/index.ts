@@ -86,6 +86,7 @@ export type { RequestHandler } from './http.js';
 export type { Logger } from './logger.js';
 export type { Envelope } from '../protocol/envelope.js';
 export type { ConnectionInfo, MessageListener, TransportName } from '../core/hub.js';
+export type { Position } from '../core/position.js';
 export type {
   Broker,
   BrokerHandler,
@@ -112,6 +113,7 @@ export function createHub(options: HubOptions = {}): Hub {
   });
   const connections = new ConnectionRegistry(resolved.limits.maxConnectionsPerIp);
   let closing = false;
+  let closed = false;
   let started = false;
   const ready = core.start().then(() => {
     started = true;
@@ -159,6 +161,7 @@ export function createHub(options: HubOptions = {}): Hub {
         event: normalizeEvent(publishOptions.event),
         ...toWireData(data),
       };
+      if (closed) throw new TidewireError('SHUTTING_DOWN', 'the hub is closed');
       await ready;
       return core.publish(request);
     },
@@ -188,6 +191,7 @@ export function createHub(options: HubOptions = {}): Hub {
       sse.close();
       poll.close();
       await ready.catch(() => {});
+      closed = true;
       await core.close();
     },
   };

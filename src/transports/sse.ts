@@ -95,7 +95,8 @@ class SseStream implements Subscriber, Connection {
     this.#res = res;
     this.#onGone = onGone;
     this.id = context.connections.nextId();
-    req.socket.setNoDelay(true);
+    // Events go out as written, not held back by Nagle (HTTP/2 sockets may lack the call).
+    req.socket.setNoDelay?.(true);
     res.writeHead(200, sseHeaders(req.httpVersion));
     // `retry:` first, then a comment at once: proxies and tunnels that wait for the first
     // bytes before passing a stream on see some right away (PITFALLS #5).
