@@ -54,26 +54,61 @@ interface TransportFactory {
   create(hub: TestHub): TransportClient;
 }
 
+/**
+ * What the WebSocket and SSE clients share: a record of what arrived, read lazily from the
+ * raw client's frames or events by `sync()`.
+ */
+abstract class RecordingClient implements TransportClient {
+  protected readonly items: ReceivedItem[] = [];
+  protected recoveredByChannel: Record<string, boolean> = {};
+  protected errorList: string[] = [];
+
+  abstract subscribe(channels: string[], resumeFrom?: string): Promise<void>;
+  abstract position(): string;
+  /** Records what the raw client received since the last call. */
+  protected abstract sync(): void;
+  /** Drops the raw connection. */
+  protected abstract drop(): void;
+
+  received(): ReceivedItem[] {
+    this.sync();
+    return [...this.items];
+  }
+
+  recovered(): Record<string, boolean> {
+    this.sync();
+    return { ...this.recoveredByChannel };
+  }
+
+  errors(): string[] {
+    this.sync();
+    return [...this.errorList];
+  }
+
+  disconnect(): void {
+    this.sync();
+    this.drop();
+  }
+}
+
 /** WebSocket frames over `ws`: resumes with `since` = the last id seen per channel. */
-class WebSocketClient implements TransportClient {
+class WebSocketClient extends RecordingClient {
   readonly #url: string;
   #socket: TestSocket | undefined;
   #consumed = 0;
-  readonly #items: ReceivedItem[] = [];
   // Per channel, the `subscribed` position and then the id of each envelope: a channel that
   // got no envelope still resumes from where it was subscribed (SPEC.md § subscribed).
   #positions = new Map<string, string>();
-  #recovered: Record<string, boolean> = {};
-  #errors: string[] = [];
 
   constructor(url: string) {
+    super();
     this.#url = url;
   }
 
   async subscribe(channels: string[], resumeFrom?: string): Promise<void> {
     this.disconnect();
-    this.#errors = [];
-    this.#recovered = {};
+    this.errorList = [];
+    this.recoveredByChannel = {};
     let since: Record<string, string> | undefined;
     if (resumeFrom === undefined) {
       this.#positions = new Map();
@@ -89,55 +124,39 @@ class WebSocketClient implements TransportClient {
     this.#socket = socket;
     this.#consumed = 0;
     await subscribeWs(socket, channels, since);
-    this.#sync();
-  }
-
-  received(): ReceivedItem[] {
-    this.#sync();
-    return [...this.#items];
+    this.sync();
   }
 
   position(): string {
-    this.#sync();
+    this.sync();
     return JSON.stringify(Object.fromEntries(this.#positions));
   }
 
-  recovered(): Record<string, boolean> {
-    this.#sync();
-    return { ...this.#recovered };
-  }
-
-  errors(): string[] {
-    this.#sync();
-    return [...this.#errors];
-  }
-
-  disconnect(): void {
-    this.#sync();
+  protected drop(): void {
     this.#socket?.close();
     this.#socket = undefined;
   }
 
-  #sync(): void {
+  protected sync(): void {
     const frames = this.#socket?.frames ?? [];
     for (; this.#consumed < frames.length; this.#consumed++) {
       const frame = frames[this.#consumed];
       if (typeof frame !== 'object' || frame === undefined) {
-        this.#errors.push(`unexpected text frame ${String(frame)}`);
+        this.errorList.push(`unexpected text frame ${String(frame)}`);
         continue;
       }
       const channel = frame.channel as string;
       if (frame.type === 'subscribed') {
         this.#positions.set(channel, frame.position as string);
-        this.#recovered[channel] = frame.recovered as boolean;
+        this.recoveredByChannel[channel] = frame.recovered as boolean;
       } else if (frame.type === 'message') {
         const { type: _type, ...envelope } = frame;
-        this.#items.push({ type: 'envelope', envelope: envelope as unknown as Envelope });
+        this.items.push({ type: 'envelope', envelope: envelope as unknown as Envelope });
         this.#positions.set(channel, frame.id as string);
       } else if (frame.type === 'gap') {
-        this.#items.push({ type: 'gap', channel });
+        this.items.push({ type: 'gap', channel });
       } else {
-        this.#errors.push(JSON.stringify(frame));
+        this.errorList.push(JSON.stringify(frame));
       }
     }
   }
@@ -164,24 +183,22 @@ async function openWithRetries<T>(open: () => Promise<T>): Promise<T> {
 }
 
 /** A raw SSE stream: resumes with the `Last-Event-ID` header, as a browser does. */
-class SseClient implements TransportClient {
+class SseClient extends RecordingClient {
   readonly #baseUrl: string;
   #stream: TestEventStream | undefined;
   #consumed = 0;
-  readonly #items: ReceivedItem[] = [];
   // The id of the last event that had one, the `subscribed` and `gap` events included.
   #lastEventId = '';
-  #recovered: Record<string, boolean> = {};
-  #errors: string[] = [];
 
   constructor(baseUrl: string) {
+    super();
     this.#baseUrl = baseUrl;
   }
 
   async subscribe(channels: string[], resumeFrom?: string): Promise<void> {
     this.disconnect();
-    this.#errors = [];
-    this.#recovered = {};
+    this.errorList = [];
+    this.recoveredByChannel = {};
     this.#lastEventId = resumeFrom ?? '';
     const query = new URLSearchParams(channels.map((channel) => ['channel', channel]));
     const headers: Record<string, string> = resumeFrom ? { 'Last-Event-ID': resumeFrom } : {};
@@ -192,36 +209,20 @@ class SseClient implements TransportClient {
     this.#consumed = 0;
     if (stream.status !== 200) throw new Error(`SSE answered ${stream.status}`);
     await stream.waitForType('subscribed', 1);
-    this.#sync();
-  }
-
-  received(): ReceivedItem[] {
-    this.#sync();
-    return [...this.#items];
+    this.sync();
   }
 
   position(): string {
-    this.#sync();
+    this.sync();
     return this.#lastEventId;
   }
 
-  recovered(): Record<string, boolean> {
-    this.#sync();
-    return { ...this.#recovered };
-  }
-
-  errors(): string[] {
-    this.#sync();
-    return [...this.#errors];
-  }
-
-  disconnect(): void {
-    this.#sync();
+  protected drop(): void {
     this.#stream?.close();
     this.#stream = undefined;
   }
 
-  #sync(): void {
+  protected sync(): void {
     const events = this.#stream?.events ?? [];
     for (; this.#consumed < events.length; this.#consumed++) {
       const event = events[this.#consumed];
@@ -230,18 +231,18 @@ class SseClient implements TransportClient {
       const data = JSON.parse(event.data) as Record<string, unknown>;
       if (event.event === 'subscribed') {
         const list = data.channels as Array<{ channel: string; recovered: boolean }>;
-        for (const { channel, recovered } of list) this.#recovered[channel] = recovered;
+        for (const { channel, recovered } of list) this.recoveredByChannel[channel] = recovered;
       } else if (event.event === 'gap') {
-        this.#items.push({ type: 'gap', channel: data.channel as string });
+        this.items.push({ type: 'gap', channel: data.channel as string });
       } else if (event.event === 'error') {
-        this.#errors.push(event.data);
+        this.errorList.push(event.data);
       } else {
         const envelope = data as unknown as Envelope;
         // SPEC.md § Endpoints: the SSE `event:` field is the envelope's event.
         if (envelope.event !== event.event) {
-          this.#errors.push(`event field ${event.event} for envelope event ${envelope.event}`);
+          this.errorList.push(`event field ${event.event} for envelope event ${envelope.event}`);
         }
-        this.#items.push({ type: 'envelope', envelope });
+        this.items.push({ type: 'envelope', envelope });
       }
     }
   }
