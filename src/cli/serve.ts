@@ -62,9 +62,8 @@ export async function serve(options: ServeOptions): Promise<void> {
       process.exit(1);
     }
     stopping = true;
-    console.log(
-      `${signal}: draining ${hub.stats().connections.websocket + hub.stats().connections.sse} streams over ${options.drainWindowMs} ms`,
-    );
+    const { websocket, sse } = hub.stats().connections;
+    console.log(`${signal}: draining ${websocket + sse} streams over ${options.drainWindowMs} ms`);
     clearInterval(ticker);
     server.close();
     await hub.close({ drainWindowMs: options.drainWindowMs });

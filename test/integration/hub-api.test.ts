@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { createHub } from '../../src/server/index.js';
+import { MemoryBroker, createHub } from '../../src/server/index.js';
+import { requestJson } from '../support/http-client.js';
 import { connectWs, subscribe } from '../support/ws-client.js';
 import { type TestHub, startHub } from '../support/hub-server.js';
 
@@ -86,5 +87,23 @@ describe('hub.onMessage and hub.stats', () => {
     expect(socket.ofType('message').map((m) => m.data)).toEqual([1]);
     expect(errors).toHaveLength(1);
     socket.close();
+  });
+});
+
+describe('hub lifecycle', () => {
+  it('answers 503 BROKER_UNAVAILABLE when the broker fails to start', async () => {
+    const broker = new MemoryBroker();
+    broker.start = () => Promise.reject(new Error('cannot reach the store'));
+    const testHub = await startHub({ broker });
+    hubs.push(testHub);
+    await expect(testHub.hub.ready).rejects.toThrow('cannot reach the store');
+    const answer = await requestJson(`${testHub.url}/rt/poll?channel=a&timeout=0`);
+    expect([answer.status, answer.body.code]).toEqual([503, 'BROKER_UNAVAILABLE']);
+  });
+
+  it('lowers the server headers timeout to the limit on attach (slowloris)', async () => {
+    const testHub = await startHub({ limits: { headersTimeoutMs: 5000 } });
+    hubs.push(testHub);
+    expect(testHub.server.headersTimeout).toBe(5000);
   });
 });
