@@ -18,7 +18,14 @@ export default tseslint.config(
     },
   },
   {
-    files: ['src/core/**/*.ts', 'src/protocol/**/*.ts'],
+    // The SSE encoder and parser are shared with the browser client.
+    files: [
+      'src/core/**/*.ts',
+      'src/protocol/**/*.ts',
+      'src/sse/format.ts',
+      'src/sse/parser.ts',
+      'src/sse/headers.ts',
+    ],
     // Unit tests may pair core with a real broker.
     ignores: ['**/*.test.ts'],
     rules: {

@@ -39,6 +39,19 @@ export function sendError(
 }
 
 /** The peer address as the socket saw it (proxies are the operator's to configure). */
+/**
+ * Parses a request target. An origin-form target (`/path?query`) is appended to a fixed base
+ * rather than resolved against it, so that `//host/x` stays a path and `//[` cannot throw;
+ * anything unparsable (`*`, a broken absolute URL) answers undefined.
+ */
+export function parseRequestTarget(target: string): URL | undefined {
+  try {
+    return target.startsWith('/') ? new URL(`http://localhost${target}`) : new URL(target);
+  } catch {
+    return undefined;
+  }
+}
+
 export function clientIp(req: IncomingMessage): string {
   return req.socket.remoteAddress ?? 'unknown';
 }

@@ -3,7 +3,7 @@ import type { Duplex } from 'node:stream';
 import { TidewireError } from '../protocol/errors.js';
 import type { HttpTransport } from '../transports/transport.js';
 import type { WebSocketTransport } from '../transports/websocket.js';
-import { sendError, sendJson } from './http-util.js';
+import { parseRequestTarget, sendError, sendJson } from './http-util.js';
 import type { PublishApi } from './publish-api.js';
 
 /** A Node request handler that also fits Express and Connect (`next` for what is not ours). */
@@ -35,7 +35,11 @@ interface ExpressRequest {
 export function createRequestHandler(routes: Routes, basePath: string): RequestHandler {
   return (req, res, next) => {
     // Express strips the mount path from req.url; originalUrl keeps the whole path.
-    const url = new URL((req as ExpressRequest).originalUrl ?? req.url ?? '/', 'http://localhost');
+    const url = parseRequestTarget((req as ExpressRequest).originalUrl ?? req.url ?? '/');
+    if (url === undefined) {
+      sendError(res, new TidewireError('BAD_REQUEST', 'request target is not a valid URL'));
+      return;
+    }
     const path = url.pathname;
     if (routes.serveHealth && path === '/health') {
       if (!allowMethods(req, res, ['GET', 'HEAD'])) return;
@@ -125,7 +129,7 @@ export function attachToServer(
     handler(req, res, next);
   };
   const onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer) => {
-    const path = new URL(req.url ?? '/', 'http://localhost').pathname;
+    const path = parseRequestTarget(req.url ?? '/')?.pathname;
     if (path === `${basePath}/ws`) {
       websocket.handleUpgrade(req, socket, head);
     } else if (server.listenerCount('upgrade') === 1) {

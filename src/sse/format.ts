@@ -4,7 +4,7 @@ import { TidewireError } from '../protocol/errors.js';
 export interface SseEventFields {
   /** Sets the client's last event ID. Must not contain CR, LF or NUL. */
   readonly id?: string | number;
-  /** The event type (`message` when absent). Must not contain CR or LF. */
+  /** The event type (`message` when absent). Must not contain CR, LF or NUL. */
   readonly event?: string;
   /** A string is written as is; anything else as JSON. Line breaks become `data:` lines. */
   readonly data?: unknown;
@@ -19,8 +19,9 @@ const LINE_BREAK = /\r\n|\r|\n/;
 
 /**
  * Formats one event of the `text/event-stream` format, ending with the blank line that
- * dispatches it. Fields that could inject other fields (an `id` with CR, LF or NUL; an
- * `event` with CR or LF) are refused with `BAD_REQUEST`.
+ * dispatches it. Fields that could inject other fields (an `id` or `event` with CR, LF or
+ * NUL) are refused with `BAD_REQUEST`, as are a `retry` that is not a non-negative integer
+ * and data that JSON cannot encode.
  *
  * @example
  * formatEvent({ id: '7', event: 'tick', data: { price: 1 } });
@@ -45,14 +46,27 @@ export function formatEvent(fields: SseEventFields): string {
     out += `id: ${id}\n`;
   }
   if (fields.event !== undefined) {
-    if (/[\r\n]/.test(fields.event)) {
-      throw new TidewireError('BAD_REQUEST', 'SSE event must not contain CR or LF');
+    if (/[\r\n\0]/.test(fields.event)) {
+      throw new TidewireError('BAD_REQUEST', 'SSE event must not contain CR, LF or NUL');
     }
     out += `event: ${fields.event}\n`;
   }
   if (fields.data !== undefined) {
-    const text = typeof fields.data === 'string' ? fields.data : JSON.stringify(fields.data);
+    const text = typeof fields.data === 'string' ? fields.data : encodeJson(fields.data);
     for (const line of text.split(LINE_BREAK)) out += `data: ${line}\n`;
   }
   return `${out}\n`;
+}
+
+function encodeJson(data: unknown): string {
+  let json: string | undefined;
+  try {
+    json = JSON.stringify(data);
+  } catch (error) {
+    throw new TidewireError('BAD_REQUEST', `SSE data cannot be encoded as JSON: ${String(error)}`);
+  }
+  // JSON.stringify answers undefined for a function or a symbol.
+  if (json === undefined)
+    throw new TidewireError('BAD_REQUEST', 'SSE data cannot be encoded as JSON');
+  return json;
 }

@@ -6,6 +6,8 @@ import { TidewireError } from '../protocol/errors.js';
 import type { CloseReason, Connection } from '../server/connections.js';
 import { clientIp, readChannelsParam, sendError } from '../server/http-util.js';
 import { formatEvent } from '../sse/format.js';
+import { BacklogGuard } from '../sse/backlog-guard.js';
+import { HEARTBEAT, jitteredRetry, sseHeaders } from '../sse/headers.js';
 import type { HttpTransport, TransportContext } from './transport.js';
 
 /** Memo keys: the `event:`/`data:` lines, and the whole event for one-channel streams. */
@@ -19,8 +21,6 @@ function eventBody(encoded: EncodedEnvelope): string {
 function singleChannelEvent(encoded: EncodedEnvelope): string {
   return `id: ${encoded.envelope.id}\n${encoded.memo(EVENT_BODY, eventBody)}`;
 }
-
-const HEARTBEAT = ':\n\n';
 
 /**
  * Server-Sent Events: `GET /rt/sse?channel=a&channel=b[&lastEventId=X]`. Each envelope is an
@@ -82,6 +82,7 @@ class SseStream implements Subscriber, Connection {
   readonly #res: ServerResponse;
   readonly #onGone: () => void;
   readonly #positions = new Map<string, string>();
+  readonly #backlog: BacklogGuard;
   #ended = false;
 
   constructor(
@@ -95,6 +96,11 @@ class SseStream implements Subscriber, Connection {
     this.#res = res;
     this.#onGone = onGone;
     this.id = context.connections.nextId();
+    this.#backlog = new BacklogGuard(
+      () => res.writableLength,
+      context.options.limits.maxBufferedBytes,
+      () => this.#onSlowConsumer(),
+    );
     // Events go out as written, not held back by Nagle (HTTP/2 sockets may lack the call).
     req.socket.setNoDelay?.(true);
     res.writeHead(200, sseHeaders(req.httpVersion));
@@ -131,18 +137,18 @@ class SseStream implements Subscriber, Connection {
 
   write(text: string): void {
     if (this.#ended) return;
-    const max = this.#context.options.limits.maxBufferedBytes;
-    if (this.#res.writableLength > max) {
-      // The peer stopped reading: end the stream rather than queue without bound.
-      this.#context.options.logger.warn(
-        { connection: this.id, ip: this.ip },
-        'sse slow consumer closed',
-      );
-      this.#end();
-      this.#res.destroy();
-      return;
-    }
     this.#res.write(text);
+    this.#backlog.afterWrite();
+  }
+
+  /** The peer stopped reading: end the stream rather than queue without bound. */
+  #onSlowConsumer(): void {
+    this.#context.options.logger.warn(
+      { connection: this.id, ip: this.ip },
+      'sse slow consumer closed',
+    );
+    this.#end();
+    this.#res.destroy();
   }
 
   /** Ends the stream after a failed subscribe, telling the client why in an `error` event. */
@@ -177,14 +183,11 @@ class SseStream implements Subscriber, Connection {
 
   #cleanup(): void {
     this.#ended = true;
+    this.#backlog.stop();
     this.#context.core.unsubscribeAll(this);
     this.#context.connections.remove(this);
     this.#onGone();
   }
-}
-
-function jitteredRetry(retryMs: number): number {
-  return Math.round(retryMs * (0.5 + Math.random()));
 }
 
 /**
@@ -195,16 +198,4 @@ function jitteredRetry(retryMs: number): number {
 function redirectReconnect(req: IncomingMessage, res: ServerResponse, retryMs: number): void {
   res.writeHead(200, { ...sseHeaders(req.httpVersion), Connection: 'close' });
   res.end(formatEvent({ retry: jitteredRetry(retryMs), comment: 'server restarting' }));
-}
-
-function sseHeaders(httpVersion: string): Record<string, string> {
-  const headers: Record<string, string> = {
-    'Content-Type': 'text/event-stream; charset=utf-8',
-    // no-transform keeps compressing proxies from buffering the stream (PITFALLS #4).
-    'Cache-Control': 'no-cache, no-transform',
-    'X-Accel-Buffering': 'no',
-  };
-  // Connection is a hop-by-hop header that HTTP/2 forbids; HTTP/1.0 does not keep alive.
-  if (httpVersion === '1.1') headers.Connection = 'keep-alive';
-  return headers;
 }

@@ -14,6 +14,7 @@ import {
 } from '../protocol/frames.js';
 import type { CloseReason, Connection } from '../server/connections.js';
 import { clientIp } from '../server/http-util.js';
+import { BacklogGuard } from '../sse/backlog-guard.js';
 import type { TransportContext } from './transport.js';
 
 /**
@@ -106,6 +107,7 @@ class WsConnection implements Subscriber, Connection {
   readonly #ws: WebSocket;
   readonly #info: ConnectionInfo;
   readonly #onGone: () => void;
+  readonly #backlog: BacklogGuard;
   #lastSeen = Date.now();
   #reapTimer: ReturnType<typeof setTimeout> | undefined;
 
@@ -120,6 +122,16 @@ class WsConnection implements Subscriber, Connection {
     this.#onGone = onGone;
     this.id = context.connections.nextId();
     this.#info = { id: this.id, transport: 'websocket', ip };
+    const max = context.options.limits.maxBufferedBytes;
+    // The peer stopped reading: stop queueing (memory stays bounded) and tell it why.
+    this.#backlog = new BacklogGuard(
+      () => ws.bufferedAmount,
+      max,
+      () =>
+        this.#closeUnresponsive(
+          new TidewireError('SLOW_CONSUMER', `more than ${max} bytes waiting to be read`),
+        ),
+    );
     ws.on('message', (data, isBinary) => this.#onMessage(data, isBinary));
     ws.on('pong', () => {
       this.#lastSeen = Date.now();
@@ -259,15 +271,8 @@ class WsConnection implements Subscriber, Connection {
   #write(data: string | Buffer): void {
     const ws = this.#ws;
     if (ws.readyState !== WebSocket.OPEN) return;
-    const max = this.#context.options.limits.maxBufferedBytes;
-    if (ws.bufferedAmount > max) {
-      // The peer stopped reading: stop queueing (memory stays bounded) and tell it why.
-      this.#closeUnresponsive(
-        new TidewireError('SLOW_CONSUMER', `more than ${max} bytes waiting to be read`),
-      );
-      return;
-    }
     ws.send(data, { binary: false });
+    this.#backlog.afterWrite();
   }
 
   /**
@@ -282,6 +287,7 @@ class WsConnection implements Subscriber, Connection {
 
   #cleanup(): void {
     clearTimeout(this.#reapTimer);
+    this.#backlog.stop();
     this.#context.core.unsubscribeAll(this);
     this.#context.connections.remove(this);
     this.#onGone();

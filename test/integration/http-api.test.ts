@@ -1,5 +1,5 @@
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
+import net, { type AddressInfo } from 'node:net';
 import express from 'express';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
@@ -597,6 +597,30 @@ describe('routing', () => {
     expect([wrong.status, wrong.body.code]).toEqual([405, 'METHOD_NOT_ALLOWED']);
   });
 
+  it('survives request targets that new URL() refuses: 404 or 400 as JSON, 404 to an upgrade', async () => {
+    const t = await hubWith();
+    const answers: string[] = [];
+    for (const head of [
+      'GET //[ HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n',
+      'GET * HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n',
+      'GET //[ HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n' +
+        'Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n',
+    ]) {
+      answers.push(await rawExchange(t.port, head));
+    }
+    // `//[` once threw from `new URL()` and took the process down; it is just a path.
+    expect(answers[0]).toMatch(/^HTTP\/1\.1 404 /);
+    expect(answers[0]).toContain('"code":"NOT_FOUND"');
+    expect(answers[1]).toMatch(/^HTTP\/1\.1 400 /);
+    expect(answers[1]).toContain('"code":"BAD_REQUEST"');
+    expect(answers[2]).toMatch(/^HTTP\/1\.1 404 /);
+    // `//host/path` is a path, not an authority: it routes as that path.
+    const { status } = await requestJson(`${t.url}//rt/health`);
+    expect(status).toBe(404);
+    const health = await requestJson(`${t.url}/health`);
+    expect(health.status).toBe(200);
+  });
+
   it('answers 404 for /health when health is off', async () => {
     const t = await hubWith({ health: false });
     const { status, body } = await requestJson<ErrorBody>(`${t.url}/health`);
@@ -786,3 +810,16 @@ describe('hub.attach() on a server created with an Express app', () => {
     }
   });
 });
+
+/** Writes raw request bytes and answers everything the server sent until it closed. */
+function rawExchange(port: number, request: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect(port, '127.0.0.1', () => socket.write(request));
+    let answer = '';
+    socket.setEncoding('utf8');
+    socket.on('data', (chunk: string) => (answer += chunk));
+    socket.on('end', () => resolve(answer));
+    socket.on('error', reject);
+    socket.setTimeout(5000, () => socket.destroy(new Error('no answer within 5 s')));
+  });
+}

@@ -4,7 +4,9 @@ import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, expectTypeOf, it } from 'vitest';
 import type { Envelope, Hub, HubOptions } from '../../src/server/index.js';
 import { createHub } from '../../src/server/index.js';
-import { formatEvent } from '../../src/sse/index.js';
+import type { RequestHandler } from 'express';
+import type { ParsedEvent, SSEOptions } from '../../src/sse/index.js';
+import { SSE, createParser, formatEvent } from '../../src/sse/index.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 
@@ -25,20 +27,24 @@ describe('the built package', () => {
       '-e',
       "import { createHub } from 'tidewire/server'; import { formatEvent } from 'tidewire/sse';" +
         "const hub = createHub(); const e = await hub.publish('a', 1); await hub.close();" +
-        "console.log(typeof createHub, e.channel, JSON.stringify(formatEvent({ data: 'x' })));",
+        "console.log(typeof createHub, e.channel, JSON.stringify(formatEvent({ data: 'x' })));" +
+        "import { createParser, SSE } from 'tidewire/sse'; const got = [];" +
+        "createParser({ onEvent: (ev) => got.push(ev.data) }).feed('data: y\\n\\n');" +
+        'console.log(got.join(), typeof SSE, new SSE().sessionCount);',
     ]);
-    expect(out).toBe('function a "data: x\\n\\n"');
+    expect(out).toBe('function a "data: x\\n\\n"\ny function 0');
   });
 
   it('requires as CommonJS by its name and subpaths', () => {
     const out = run([
       '-e',
       "const { createHub, TidewireError } = require('tidewire/server');" +
-        "const { formatEvent } = require('tidewire/sse');" +
+        "const { formatEvent, createParser, SSE } = require('tidewire/sse');" +
         "const hub = createHub(); hub.publish('a', 2).then(async (e) => { await hub.close();" +
-        'console.log(typeof createHub, typeof TidewireError, e.data, typeof formatEvent); });',
+        'console.log(typeof createHub, typeof TidewireError, e.data, typeof formatEvent,' +
+        'typeof createParser, typeof SSE); });',
     ]);
-    expect(out).toBe('function function 2 function');
+    expect(out).toBe('function function 2 function function function');
   });
 
   it('ships type declarations for ESM and CJS', () => {
@@ -64,5 +70,23 @@ describe('public types', () => {
       number | undefined
     >();
     expectTypeOf(formatEvent).returns.toEqualTypeOf<string>();
+  });
+
+  it('types the SSE toolkit so that express-sse programs type-check unchanged', () => {
+    expectTypeOf<ParsedEvent>().toEqualTypeOf<{
+      readonly event: string;
+      readonly data: string;
+      readonly id: string;
+    }>();
+    expectTypeOf(createParser({ onEvent: () => {} }).feed)
+      .parameter(0)
+      .toEqualTypeOf<string | Uint8Array>();
+    const sse = new SSE(['initial'], { isSerialized: false, initialEvent: 'init' });
+    // `app.get('/stream', sse.init)` in Express 5's own types.
+    expectTypeOf(sse.init).toExtend<RequestHandler>();
+    expectTypeOf(sse.send).parameters.toEqualTypeOf<
+      [data: unknown, event?: string | false, id?: string | number]
+    >();
+    expectTypeOf<SSEOptions['heartbeatMs']>().toEqualTypeOf<number | undefined>();
   });
 });

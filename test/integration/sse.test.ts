@@ -564,6 +564,21 @@ describe('GET /rt/sse: slow consumers', () => {
     }
   }
 
+  it('keeps a reading client whose burst, published at once, is larger than the limit', async () => {
+    const testHub = await hubWith({ limits: { maxBufferedBytes: 64 * 1024 } });
+    const { stream } = await subscribed(sseUrl(testHub, 'channel=burst'));
+    // About 300 KB fanned out within one tick: Node corks it and the kernel takes it over a
+    // few loop turns, so for a moment the hub's buffer holds far more than the limit.
+    const text = 'x'.repeat(100);
+    const published = await Promise.all(
+      Array.from({ length: 2000 }, (_, n) => testHub.hub.publish('burst', { n, text })),
+    );
+    await stream.waitForType('message', 2000);
+    expect(stream.ended).toBe(false);
+    expect(stream.ofType('message').map((m) => m.id)).toEqual(published.map((e) => e.id));
+    expect(testHub.hub.stats().connections.sse).toBe(1);
+  });
+
   it('ends the stream of a reader that stopped reading, while others get everything', async () => {
     const maxBufferedBytes = 64 * 1024;
     const testHub = await hubWith({ limits: { maxBufferedBytes } });
@@ -573,8 +588,7 @@ describe('GET /rt/sse: slow consumers', () => {
     await waitFor(() => paused.status === 200, 2000, 'the paused reader to start');
 
     // 16 KiB envelopes, two at a time, each pair read by the fast reader before the next:
-    // it never falls behind by more than half the limit. (A burst beyond maxBufferedBytes in
-    // one tick would end any reader: the limit counts what the socket could not take yet.)
+    // it never falls behind by more than half the limit.
     // The kernel's own socket buffers take several MiB before the hub's buffer grows (Linux
     // autotunes the send buffer up to tcp_wmem's 4 MiB), so publish until the paused reader
     // is dropped, up to 32 MiB.

@@ -1138,6 +1138,21 @@ describe('limits', () => {
     expect(hub.hub.stats().channels).toBe(1);
   });
 
+  it('keeps a reading client whose burst, published at once, is larger than maxBufferedBytes', async () => {
+    const hub = await openHub({ limits: { maxBufferedBytes: 64 * 1024 } });
+    const socket = await connect(hub);
+    await subscribe(socket, ['burst']);
+    // 1 MB fanned out within one tick: for a moment the socket queues 16 × the limit.
+    const chunk = 'x'.repeat(1000);
+    await Promise.all(
+      Array.from({ length: 1000 }, (_, n) => hub.hub.publish('burst', { n, chunk })),
+    );
+    const received = await waitForMessages(socket, 1000, 'burst');
+    expect(received.map((f) => (f.data as { n: number }).n)).toEqual(range(0, 999));
+    await roundTrip(socket);
+    expect(isOpen(socket)).toBe(true);
+  });
+
   it('drops a dead peer that neither answers pings nor reads within a second of its idle timeout', async () => {
     const hub = await openHub({ wsPingIntervalMs: 50, limits: { idleTimeoutMs: 300 } });
     const dead = await connect(hub, { autoPong: false });
