@@ -82,7 +82,7 @@ export class SSE extends EventEmitter {
   constructor(initial?: unknown, options?: SSEOptions) {
     super();
     // As in express-sse: a falsy `initial` (undefined, 0, '') means none.
-    this.initial = initial ? toArray(initial) : [];
+    this.initial = initial ? encodable(toArray(initial)) : [];
     this.options = options ?? { isSerialized: true };
     this.#settings = {
       heartbeatMs: options?.heartbeatMs ?? DEFAULTS.heartbeatMs,
@@ -108,6 +108,17 @@ export class SSE extends EventEmitter {
    */
   init(req: SseRequest, res: SseResponse): void {
     if (this.#isClosed) return sendReconnectLater(req, res, this.#settings.retryMs);
+    const lastEventId = readLastEventId(req);
+    const replay = lastEventId === undefined ? undefined : this.#buffer.since(lastEventId);
+    // `retry:` first, then a comment at once: proxies that wait for bytes pass the stream on.
+    let opening = `retry: ${this.#settings.retryMs}\n\n${HEARTBEAT}`;
+    try {
+      opening += replay?.kind === 'replay' ? replay.events.join('') : this.#initialEvents();
+    } catch (error) {
+      // `initial` was set by hand to something JSON cannot encode: answer, never throw into
+      // the server's request handler.
+      return sendServerError(res, error);
+    }
     const session = new SseSession(req, res, {
       compress: this.options.isCompressed === true,
       maxBufferedBytes: this.#settings.maxBufferedBytes,
@@ -115,15 +126,6 @@ export class SSE extends EventEmitter {
     });
     if (!session.isOpen) return;
     this.#sessions.add(session);
-    // `retry:` first, then a comment at once: proxies that wait for bytes pass the stream on.
-    let opening = `retry: ${this.#settings.retryMs}\n\n${HEARTBEAT}`;
-    const lastEventId = readLastEventId(req);
-    const replay = lastEventId === undefined ? undefined : this.#buffer.since(lastEventId);
-    if (replay?.kind === 'replay') {
-      opening += replay.events.join('');
-    } else {
-      opening += this.#initialEvents();
-    }
     session.open(opening);
     this.#startHeartbeat();
   }
@@ -160,7 +162,7 @@ export class SSE extends EventEmitter {
 
   /** Replaces the initial content that new clients get. */
   updateInit(data: unknown): void {
-    this.initial = toArray(data);
+    this.initial = encodable(toArray(data));
   }
 
   /** Empties the initial content. */
@@ -227,6 +229,12 @@ function toArray(value: unknown): unknown[] {
   return Array.isArray(value) ? value : [value];
 }
 
+/** Misuse throws at once: content that JSON cannot encode would fail every client later. */
+function encodable(values: unknown[]): unknown[] {
+  for (const value of values) toJson(value);
+  return values;
+}
+
 /** express-sse sends every value as JSON, strings too (`"text"`); clients `JSON.parse` it. */
 function toJson(value: unknown): string {
   try {
@@ -277,4 +285,10 @@ function sendReconnectLater(req: SseRequest, res: SseResponse, retryMs: number):
   if (req.httpVersionMajor === 1) headers.Connection = 'close';
   res.writeHead(200, headers);
   res.end(formatEvent({ retry: jitteredRetry(retryMs), comment: 'server closing' }));
+}
+
+function sendServerError(res: SseResponse, error: unknown): void {
+  const message = error instanceof Error ? error.message : String(error);
+  res.writeHead(500, { 'Content-Type': 'application/json; charset=utf-8' });
+  res.end(JSON.stringify({ code: 'INTERNAL', message }));
 }

@@ -22,7 +22,11 @@ export interface ParsedEvent {
 export interface ParserOptions {
   /** Called for every dispatched event. */
   readonly onEvent: (event: ParsedEvent) => void;
-  /** Called with the reconnection time of a valid `retry:` field (ASCII digits only). */
+  /**
+   * Called with the reconnection time of a valid `retry:` field (ASCII digits only). The spec
+   * sets no upper bound: clamp it before handing it to `setTimeout`, which treats anything
+   * above 2^31 - 1 ms as 1 ms.
+   */
   readonly onRetry?: (retryMs: number) => void;
   /** Called for every comment line, with the text after `:` (one leading space stripped). */
   readonly onComment?: (comment: string) => void;

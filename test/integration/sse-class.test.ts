@@ -879,3 +879,26 @@ describe('SSE.sessionCount', () => {
     expect(sse.sessionCount).toBe(1);
   });
 });
+
+describe('SSE initial content that JSON cannot encode', () => {
+  it('is refused at once by the constructor and updateInit', () => {
+    expect(thrownBy(() => new SSE([1n]))).toMatchObject({ code: 'BAD_REQUEST' });
+    const sse = createSse(['fine']);
+    expect(thrownBy(() => sse.updateInit([2n]))).toMatchObject({ code: 'BAD_REQUEST' });
+    expect(sse.initial).toEqual(['fine']);
+  });
+
+  it('set by hand, answers 500 as JSON and keeps the server up', async () => {
+    const sse = createSse(['fine'], { heartbeatMs: 0 });
+    const server = await serve(sse);
+    sse.initial = [3n];
+    const failed = await fetch(server.url);
+    expect(failed.status).toBe(500);
+    expect(await failed.json()).toMatchObject({ code: 'INTERNAL' });
+    expect(sse.sessionCount).toBe(0);
+    sse.initial = ['fine again'];
+    const stream = await openStream(server.url);
+    await waitFor(() => stream.raw.includes('"fine again"'));
+    expect(sse.sessionCount).toBe(1);
+  });
+});
