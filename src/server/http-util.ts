@@ -38,7 +38,6 @@ export function sendError(
   sendJson(res, known.status, { code: known.code, message: known.message }, headers);
 }
 
-/** The peer address as the socket saw it (proxies are the operator's to configure). */
 /**
  * Parses a request target. An origin-form target (`/path?query`) is appended to a fixed base
  * rather than resolved against it, so that `//host/x` stays a path and `//[` cannot throw;
@@ -52,6 +51,7 @@ export function parseRequestTarget(target: string): URL | undefined {
   }
 }
 
+/** The peer address as the socket saw it (proxies are the operator's to configure). */
 export function clientIp(req: IncomingMessage): string {
   return req.socket.remoteAddress ?? 'unknown';
 }

@@ -80,6 +80,8 @@ export class SseSession {
       this.#compressor.on('data', (chunk: Buffer) => {
         if (!res.writableEnded) res.write(chunk);
       });
+      // A zlib failure ends this stream only (the client reconnects), never the process.
+      this.#compressor.on('error', () => this.#cut());
     }
     if (req.httpVersionMajor === 1) tuneSocket(req as IncomingMessage);
     res.writeHead(200, headers);
