@@ -9,9 +9,9 @@
 import { EventEmitter } from 'node:events';
 import { TidewireError } from '../protocol/errors.js';
 import { formatEvent } from './format.js';
-import { HEARTBEAT, jitteredRetry, sseHeaders } from './headers.js';
+import { HEARTBEAT, reconnectLater, streamOpening } from './headers.js';
 import { ReplayBuffer } from './replay-buffer.js';
-import { SseSession, type SseRequest, type SseResponse } from './session.js';
+import { SseSession, answerReconnectLater, type SseRequest, type SseResponse } from './session.js';
 
 /** Options of `new SSE(initial, options)`: express-sse's three, then tidewire's. */
 export interface SSEOptions {
@@ -107,11 +107,11 @@ export class SSE extends EventEmitter {
    * the initial content.
    */
   init(req: SseRequest, res: SseResponse): void {
-    if (this.#isClosed) return sendReconnectLater(req, res, this.#settings.retryMs);
+    if (this.#isClosed)
+      return answerReconnectLater(req, res, this.#settings.retryMs, 'server closing');
     const lastEventId = readLastEventId(req);
     const replay = lastEventId === undefined ? undefined : this.#buffer.since(lastEventId);
-    // `retry:` first, then a comment at once: proxies that wait for bytes pass the stream on.
-    let opening = `retry: ${this.#settings.retryMs}\n\n${HEARTBEAT}`;
+    let opening = streamOpening(this.#settings.retryMs);
     try {
       opening += replay?.kind === 'replay' ? replay.events.join('') : this.#initialEvents();
     } catch (error) {
@@ -177,9 +177,7 @@ export class SSE extends EventEmitter {
   close(): void {
     this.#isClosed = true;
     for (const session of this.#sessions) {
-      session.end(
-        formatEvent({ retry: jitteredRetry(this.#settings.retryMs), comment: 'server closing' }),
-      );
+      session.end(reconnectLater(this.#settings.retryMs, 'server closing'));
     }
     this.#stopHeartbeat();
   }
@@ -274,17 +272,6 @@ function checkOptions(settings: Settings): void {
       );
     }
   }
-}
-
-/**
- * A closed instance answers with a jittered `retry:` and ends: an error status would make a
- * native EventSource give up for good, while this sends it back later, to whoever serves.
- */
-function sendReconnectLater(req: SseRequest, res: SseResponse, retryMs: number): void {
-  const headers = sseHeaders(req.httpVersion);
-  if (req.httpVersionMajor === 1) headers.Connection = 'close';
-  res.writeHead(200, headers);
-  res.end(formatEvent({ retry: jitteredRetry(retryMs), comment: 'server closing' }));
 }
 
 function sendServerError(res: SseResponse, error: unknown): void {

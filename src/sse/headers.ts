@@ -5,8 +5,30 @@
  * @module
  */
 
+import { formatEvent } from './format.js';
+
 /** A heartbeat: an empty comment, which EventSource ignores and proxies see as traffic. */
 export const HEARTBEAT = ':\n\n';
+
+/**
+ * What a stream starts with: `retry:` first, then a comment at once, so that proxies and
+ * tunnels that wait for the first bytes pass the stream on right away (PITFALLS #5).
+ *
+ * @internal
+ */
+export function streamOpening(retryMs: number): string {
+  return `retry: ${retryMs}\n\n${HEARTBEAT}`;
+}
+
+/**
+ * The last words of a stream that a server ends on purpose: a jittered `retry:` (see
+ * `jitteredRetry`) and a comment that says why.
+ *
+ * @internal
+ */
+export function reconnectLater(retryMs: number, comment: string): string {
+  return formatEvent({ retry: jitteredRetry(retryMs), comment });
+}
 
 /**
  * The response headers of an event stream for the request's HTTP version.

@@ -15,7 +15,7 @@ import {
   type Gzip,
 } from 'node:zlib';
 import { BacklogGuard } from './backlog-guard.js';
-import { sseHeaders } from './headers.js';
+import { reconnectLater, sseHeaders } from './headers.js';
 
 /** A request as Node http, Express, Fastify (`request.raw`) or `@hono/node-server` hand it. */
 export type SseRequest = IncomingMessage | Http2ServerRequest;
@@ -177,4 +177,24 @@ function tuneSocket(req: IncomingMessage): void {
   req.socket.setTimeout(0);
   req.socket.setNoDelay(true);
   req.socket.setKeepAlive(true);
+}
+
+/**
+ * Answers a stream request with only a jittered `retry:` and ends it, for a server that is
+ * shutting down. An error status would make a native EventSource give up for good (it
+ * retries only after a 200 stream ends), while this sends it back a little later, to
+ * whichever server is up then. HTTP/1 also drops the connection, so the retry opens a new one.
+ *
+ * @internal
+ */
+export function answerReconnectLater(
+  req: SseRequest,
+  res: SseResponse,
+  retryMs: number,
+  comment: string,
+): void {
+  const headers = sseHeaders(req.httpVersion);
+  if (req.httpVersionMajor === 1) headers.Connection = 'close';
+  res.writeHead(200, headers);
+  res.end(reconnectLater(retryMs, comment));
 }

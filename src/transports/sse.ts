@@ -7,7 +7,8 @@ import type { CloseReason, Connection } from '../server/connections.js';
 import { clientIp, readChannelsParam, sendError } from '../server/http-util.js';
 import { formatEvent } from '../sse/format.js';
 import { BacklogGuard } from '../sse/backlog-guard.js';
-import { HEARTBEAT, jitteredRetry, sseHeaders } from '../sse/headers.js';
+import { HEARTBEAT, reconnectLater, sseHeaders, streamOpening } from '../sse/headers.js';
+import { answerReconnectLater } from '../sse/session.js';
 import type { HttpTransport, TransportContext } from './transport.js';
 
 /** Memo keys: the `event:`/`data:` lines, and the whole event for one-channel streams. */
@@ -46,7 +47,7 @@ export class SseTransport implements HttpTransport {
     let channels: string[];
     const ip = clientIp(req);
     if (this.#context.isClosing()) {
-      redirectReconnect(req, res, options.sseRetryMs);
+      answerReconnectLater(req, res, options.sseRetryMs, 'server restarting');
       return;
     }
     try {
@@ -104,9 +105,7 @@ class SseStream implements Subscriber, Connection {
     // Events go out as written, not held back by Nagle (HTTP/2 sockets may lack the call).
     req.socket.setNoDelay?.(true);
     res.writeHead(200, sseHeaders(req.httpVersion));
-    // `retry:` first, then a comment at once: proxies and tunnels that wait for the first
-    // bytes before passing a stream on see some right away (PITFALLS #5).
-    res.write(`retry: ${context.options.sseRetryMs}\n\n${HEARTBEAT}`);
+    res.write(streamOpening(context.options.sseRetryMs));
     res.on('close', () => this.#cleanup());
   }
 
@@ -161,12 +160,7 @@ class SseStream implements Subscriber, Connection {
 
   close(reason: CloseReason): void {
     // A jittered `retry:` before the end spreads the browsers' reconnects (PITFALLS #9).
-    this.write(
-      formatEvent({
-        retry: jitteredRetry(this.#context.options.sseRetryMs),
-        comment: reason.reason,
-      }),
-    );
+    this.write(reconnectLater(this.#context.options.sseRetryMs, reason.reason));
     this.#end();
   }
 
@@ -188,14 +182,4 @@ class SseStream implements Subscriber, Connection {
     this.#context.connections.remove(this);
     this.#onGone();
   }
-}
-
-/**
- * While the hub drains, a new stream is answered with a jittered `retry:` and ended at once.
- * An error status would make a native EventSource give up for good (it retries only after a
- * 200 stream ends), while this sends it back, a little later, to whichever node is up.
- */
-function redirectReconnect(req: IncomingMessage, res: ServerResponse, retryMs: number): void {
-  res.writeHead(200, { ...sseHeaders(req.httpVersion), Connection: 'close' });
-  res.end(formatEvent({ retry: jitteredRetry(retryMs), comment: 'server restarting' }));
 }

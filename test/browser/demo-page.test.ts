@@ -1,9 +1,9 @@
-import { type ChildProcessWithoutNullStreams, execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { type TestBrowser, launchBrowser, skipBrowserTests } from '../support/browser.js';
-import { waitFor } from '../support/wait.js';
+import { killListening, startListening } from '../support/listening-process.js';
 
 // The page of `tidewire serve` in real Chromium, served by the built binary as users run it.
 
@@ -11,16 +11,10 @@ const root = fileURLToPath(new URL('../..', import.meta.url));
 const bin = `${root}dist/cli/index.js`;
 
 let browser: TestBrowser | undefined;
-let served: ChildProcessWithoutNullStreams | undefined;
-
 /** Starts `tidewire serve` on a port of the system's choosing and answers its URL. */
 async function serve(): Promise<string> {
-  const child = spawn(process.execPath, [bin, 'serve', '--port', '0', '--host', '127.0.0.1']);
-  served = child;
-  let output = '';
-  child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  return waitFor(() => /listening on (http:\/\/\S+)/.exec(output)?.[1], 10_000, 'the server');
+  const { url } = await startListening([bin, 'serve', '--port', '0', '--host', '127.0.0.1']);
+  return url;
 }
 
 describe.skipIf(skipBrowserTests())('the demo page of tidewire serve in Chromium', () => {
@@ -29,10 +23,7 @@ describe.skipIf(skipBrowserTests())('the demo page of tidewire serve in Chromium
     browser = await launchBrowser();
   }, 60_000);
 
-  afterEach(() => {
-    served?.kill('SIGKILL');
-    served = undefined;
-  });
+  afterEach(() => killListening());
 
   afterAll(async () => {
     await browser?.close();

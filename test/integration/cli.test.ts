@@ -1,44 +1,22 @@
-import { type ChildProcessWithoutNullStreams, execFileSync, spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { TestEventStream } from '../support/sse-client.js';
 import { publishHttp, requestJson } from '../support/http-client.js';
+import {
+  type ListeningProcess,
+  killListening,
+  startListening,
+} from '../support/listening-process.js';
 import { waitFor } from '../support/wait.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const bin = `${root}dist/cli/index.js`;
 
-/** A running `tidewire serve` child process and what it printed. */
-interface Served {
-  child: ChildProcessWithoutNullStreams;
-  url: string;
-  output: () => string;
-  exited: Promise<number | null>;
-}
-
-const running: Served[] = [];
-
-async function serve(args: string[], env: Record<string, string> = {}): Promise<Served> {
-  const child = spawn(
-    process.execPath,
-    [bin, 'serve', '--port', '0', '--host', '127.0.0.1', ...args],
-    {
-      env: { ...process.env, ...env },
-    },
-  );
-  let output = '';
-  child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  const served: Served = { child, url: '', output: () => output, exited };
-  running.push(served);
-  served.url = await waitFor(
-    () => /listening on (http:\/\/\S+)/.exec(output)?.[1],
-    10_000,
-    'the listening line',
-  );
-  return served;
+/** Runs `tidewire serve` on a port of the system's choosing. */
+function serve(args: string[], env: Record<string, string> = {}): Promise<ListeningProcess> {
+  return startListening([bin, 'serve', '--port', '0', '--host', '127.0.0.1', ...args], { env });
 }
 
 beforeAll(() => {
@@ -47,7 +25,7 @@ beforeAll(() => {
 }, 60_000);
 
 afterEach(() => {
-  for (const served of running.splice(0)) served.child.kill('SIGKILL');
+  killListening();
 });
 
 describe('tidewire serve', () => {

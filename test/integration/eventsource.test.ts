@@ -1,7 +1,12 @@
-import { EventSource, type EventSourceFetchInit, type FetchLikeResponse } from 'eventsource';
+import { EventSource } from 'eventsource';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Envelope } from '../../src/protocol/envelope.js';
 import type { HubOptions } from '../../src/server/index.js';
+import {
+  type ReceivedEvent,
+  RecordingEventSource,
+  closeEventSources,
+} from '../support/event-source.js';
 import { publishHttp } from '../support/http-client.js';
 import { type TestHub, startHub } from '../support/hub-server.js';
 import { waitFor } from '../support/wait.js';
@@ -12,10 +17,8 @@ import { waitFor } from '../support/wait.js';
 const OPTIONS: HubOptions = { sseRetryMs: 100 };
 
 const hubs: TestHub[] = [];
-const sources: RecordingSource[] = [];
-
 afterEach(async () => {
-  for (const source of sources.splice(0)) source.close();
+  closeEventSources();
   await Promise.all(hubs.splice(0).map((testHub) => testHub.close()));
 });
 
@@ -25,92 +28,12 @@ async function hubOn(port = 0): Promise<TestHub> {
   return testHub;
 }
 
-/** One event as a page's listener sees it. */
-interface Received {
-  type: string;
-  data: string;
-  lastEventId: string;
-}
-
-/**
- * A real EventSource (over the real `fetch`) that records every event of `types`, its open
- * and error events, and the `Last-Event-ID` of every request it makes. `holdReconnects()`
- * makes the next requests wait (after being recorded) until `releaseReconnects()`, so that a
- * test can publish while the client is provably away.
- */
-class RecordingSource {
-  readonly events: Received[] = [];
-  readonly requests: Array<{ lastEventId: string | null }> = [];
-  opens = 0;
-  errors = 0;
-  readonly source: EventSource;
-  #gate: Promise<void> | undefined;
-  #release: (() => void) | undefined;
-
-  constructor(url: string, types: readonly string[]) {
-    this.source = new EventSource(url, { fetch: (input, init) => this.#fetch(input, init) });
-    for (const type of types) {
-      this.source.addEventListener(type, (event: MessageEvent) => {
-        this.events.push({
-          type: event.type,
-          data: event.data as string,
-          lastEventId: event.lastEventId,
-        });
-      });
-    }
-    this.source.addEventListener('open', () => {
-      this.opens += 1;
-    });
-    this.source.addEventListener('error', () => {
-      this.errors += 1;
-    });
-    sources.push(this);
-  }
-
-  ofType(type: string): Received[] {
-    return this.events.filter((e) => e.type === type);
-  }
-
-  async waitForType(type: string, count: number, timeoutMs = 5000): Promise<Received[]> {
-    return waitFor(
-      () => {
-        const events = this.ofType(type);
-        return events.length >= count ? events : undefined;
-      },
-      timeoutMs,
-      `${count} "${type}" events`,
-    );
-  }
-
-  holdReconnects(): void {
-    this.#gate = new Promise((resolve) => {
-      this.#release = resolve;
-    });
-  }
-
-  releaseReconnects(): void {
-    this.#release?.();
-    this.#gate = undefined;
-  }
-
-  close(): void {
-    this.releaseReconnects();
-    this.source.close();
-  }
-
-  async #fetch(input: string | URL, init: EventSourceFetchInit): Promise<FetchLikeResponse> {
-    this.requests.push({ lastEventId: new Headers(init.headers).get('last-event-id') });
-    if (this.#gate) await this.#gate;
-    return fetch(input, init as RequestInit);
-  }
-}
-
 /** What an envelope looks like to an EventSource listener on a one-channel stream. */
-function received(envelope: Envelope): Received {
+function received(envelope: Envelope): ReceivedEvent {
   return { type: envelope.event, data: JSON.stringify(envelope), lastEventId: envelope.id };
 }
 
-function subscribedEvent(channel: string, position: string, recovered: boolean): Received {
+function subscribedEvent(channel: string, position: string, recovered: boolean): ReceivedEvent {
   return {
     type: 'subscribed',
     data: JSON.stringify({ channels: [{ channel, position, recovered }] }),
@@ -130,7 +53,7 @@ describe('EventSource (the eventsource package) against /rt/sse', () => {
   it('receives named events with their ids as lastEventId', async () => {
     const testHub = await hubOn();
     const before = await testHub.hub.publish('prices', 'before');
-    const client = new RecordingSource(`${testHub.url}/rt/sse?channel=prices`, TYPES);
+    const client = new RecordingEventSource(`${testHub.url}/rt/sse?channel=prices`, TYPES);
     await client.waitForType('subscribed', 1);
     expect(client.source.readyState).toBe(EventSource.OPEN);
     const message = await testHub.hub.publish('prices', { p: 1 });
@@ -161,7 +84,7 @@ describe('EventSource (the eventsource package) against /rt/sse', () => {
 
   it('reconnects by itself after a dropped connection and gets what it missed, once, in order', async () => {
     const testHub = await hubOn();
-    const client = new RecordingSource(`${testHub.url}/rt/sse?channel=a`, TYPES);
+    const client = new RecordingEventSource(`${testHub.url}/rt/sse?channel=a`, TYPES);
     const [first] = await client.waitForType('subscribed', 1);
     const seen = await publishMany(testHub, 'a', 1, 2);
     await client.waitForType('message', 2);
@@ -194,7 +117,7 @@ describe('EventSource (the eventsource package) against /rt/sse', () => {
   it('resumes from the subscribed id when the connection dropped before any envelope', async () => {
     const testHub = await hubOn();
     await publishMany(testHub, 'a', 1, 2);
-    const client = new RecordingSource(`${testHub.url}/rt/sse?channel=a`, TYPES);
+    const client = new RecordingEventSource(`${testHub.url}/rt/sse?channel=a`, TYPES);
     const [first] = await client.waitForType('subscribed', 1);
     client.holdReconnects();
     testHub.server.closeAllConnections();
@@ -212,7 +135,7 @@ describe('EventSource (the eventsource package) against /rt/sse', () => {
 
   it('resumes every channel of a multi-channel stream after a drop', async () => {
     const testHub = await hubOn();
-    const client = new RecordingSource(`${testHub.url}/rt/sse?channel=a&channel=b`, TYPES);
+    const client = new RecordingEventSource(`${testHub.url}/rt/sse?channel=a&channel=b`, TYPES);
     await client.waitForType('subscribed', 1);
     const a1 = await testHub.hub.publish('a', 'a1');
     const b1 = await testHub.hub.publish('b', 'b1');
@@ -232,7 +155,7 @@ describe('EventSource (the eventsource package) against /rt/sse', () => {
     // The ids are cursors of both channels, not envelope ids.
     expect(client.requests[1]?.lastEventId).toBe(client.ofType('message')[1]?.lastEventId);
     expect(client.requests[1]?.lastEventId).not.toBe(b1.id);
-    const resubscribed = client.ofType('subscribed')[1] as Received;
+    const resubscribed = client.ofType('subscribed')[1] as ReceivedEvent;
     expect(JSON.parse(resubscribed.data)).toEqual({
       channels: [
         { channel: 'a', position: a1.id, recovered: true },
@@ -243,7 +166,7 @@ describe('EventSource (the eventsource package) against /rt/sse', () => {
 
   it('gets a gap, then everything the new hub publishes, across a hub restart on the same port', async () => {
     const oldHub = await hubOn();
-    const client = new RecordingSource(`${oldHub.url}/rt/sse?channel=a`, TYPES);
+    const client = new RecordingEventSource(`${oldHub.url}/rt/sse?channel=a`, TYPES);
     const [first] = await client.waitForType('subscribed', 1);
     const seen = await publishMany(oldHub, 'a', 1, 2);
     await client.waitForType('message', 2);
@@ -274,7 +197,7 @@ describe('EventSource (the eventsource package) against /rt/sse', () => {
 
   it('keeps retrying while the server is down and resumes once a hub is back', async () => {
     const oldHub = await hubOn();
-    const client = new RecordingSource(`${oldHub.url}/rt/sse?channel=a`, TYPES);
+    const client = new RecordingEventSource(`${oldHub.url}/rt/sse?channel=a`, TYPES);
     await client.waitForType('subscribed', 1);
     const [seen] = await publishMany(oldHub, 'a', 1, 1);
     await client.waitForType('message', 1);

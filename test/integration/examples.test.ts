@@ -1,33 +1,20 @@
-import { type ChildProcess, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { TestEventStream } from '../support/sse-client.js';
 import { requestJson } from '../support/http-client.js';
-import { waitFor } from '../support/wait.js';
+import { killListening, startListening } from '../support/listening-process.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
-const children: ChildProcess[] = [];
-
 /** Runs an example as its header says (it imports the built `tidewire/server`). */
 async function runExample(file: string): Promise<string> {
-  const child = spawn(process.execPath, [`${root}examples/${file}`], {
-    env: { ...process.env, PORT: '0' },
+  const { url } = await startListening([`${root}examples/${file}`], {
+    env: { PORT: '0' },
     cwd: root,
   });
-  children.push(child);
-  let output = '';
-  child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  return waitFor(
-    () => /listening on (http:\/\/\S+)/.exec(output)?.[1],
-    10_000,
-    `${file} to listen`,
-  );
+  return url;
 }
 
-afterEach(() => {
-  for (const child of children.splice(0)) child.kill('SIGKILL');
-});
+afterEach(() => killListening());
 
 describe('examples', () => {
   it('node-http.mjs pushes its clock over SSE and keeps its own route', async () => {

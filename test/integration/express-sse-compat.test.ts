@@ -2,11 +2,16 @@ import http from 'node:http';
 import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
 import compression from 'compression';
-import { EventSource, type EventSourceFetchInit, type FetchLikeResponse } from 'eventsource';
+import { EventSource } from 'eventsource';
 import express from 'express';
 import ExpressSSE from 'express-sse';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { SSE } from '../../src/sse/index.js';
+import {
+  type ReceivedEvent,
+  RecordingEventSource,
+  closeEventSources,
+} from '../support/event-source.js';
 import { sleep, waitFor } from '../support/wait.js';
 
 // tidewire's `SSE` against programs written for express-sse 1.0.0 (the original is a
@@ -37,11 +42,10 @@ interface Served {
 }
 
 const servers: http.Server[] = [];
-const recorders: Recorder[] = [];
 const instances: SSE[] = [];
 
 afterEach(async () => {
-  for (const recorder of recorders.splice(0)) recorder.close();
+  closeEventSources();
   for (const sse of instances.splice(0)) sse.close();
   await Promise.all(
     servers.splice(0).map((server) => {
@@ -67,88 +71,8 @@ function tidewireSse(initial?: unknown, options?: ConstructorParameters<typeof S
   return sse;
 }
 
-/** One event as a page's listener sees it. */
-interface Received {
-  type: string;
-  data: string;
-  lastEventId: string;
-}
-
-/**
- * A real EventSource that records its `message` events (through `onmessage`, as express-sse's
- * README has it) and the named events of `types`, the `Last-Event-ID` of each of its requests
- * and the headers of each response. `holdReconnects()` makes its next requests wait until
- * `releaseReconnects()`, so that a test can send while the client is provably away.
- */
-class Recorder {
-  readonly events: Received[] = [];
-  readonly requests: Array<string | null> = [];
-  readonly responses: Array<{ headers: Headers }> = [];
-  opens = 0;
-  readonly source: EventSource;
-  #gate: Promise<void> | undefined;
-  #release: (() => void) | undefined;
-
-  constructor(url: string, types: readonly string[] = []) {
-    this.source = new EventSource(url, { fetch: (input, init) => this.#fetch(input, init) });
-    const record = (event: MessageEvent) => {
-      this.events.push({
-        type: event.type,
-        data: event.data as string,
-        lastEventId: event.lastEventId,
-      });
-    };
-    this.source.onmessage = record;
-    for (const type of types) this.source.addEventListener(type, record);
-    this.source.addEventListener('open', () => {
-      this.opens += 1;
-    });
-    recorders.push(this);
-  }
-
-  ofType(type: string): Received[] {
-    return this.events.filter((e) => e.type === type);
-  }
-
-  waitForType(type: string, count: number, timeoutMs = 5000): Promise<Received[]> {
-    return waitFor(
-      () => this.ofType(type).length >= count && this.ofType(type),
-      timeoutMs,
-      `${count} "${type}" events`,
-    );
-  }
-
-  waitForOpen(count = 1): Promise<true> {
-    return waitFor(() => this.opens >= count, 5000, 'the stream to open');
-  }
-
-  holdReconnects(): void {
-    this.#gate = new Promise((resolve) => {
-      this.#release = resolve;
-    });
-  }
-
-  releaseReconnects(): void {
-    this.#release?.();
-    this.#gate = undefined;
-  }
-
-  close(): void {
-    this.releaseReconnects();
-    this.source.close();
-  }
-
-  async #fetch(input: string | URL, init: EventSourceFetchInit): Promise<FetchLikeResponse> {
-    this.requests.push(new Headers(init.headers).get('last-event-id'));
-    if (this.#gate) await this.#gate;
-    const response = await fetch(input, init as RequestInit);
-    this.responses.push({ headers: response.headers });
-    return response;
-  }
-}
-
 /** An event as a test expects it: the type, the JSON value it carries and its id. */
-function parsed(events: readonly Received[]) {
+function parsed(events: readonly ReceivedEvent[]) {
   return events.map((e) => ({
     type: e.type,
     data: JSON.parse(e.data) as unknown,
@@ -178,7 +102,7 @@ describe.each([
     const sse = tidewireSse(README_INITIAL);
     const url = await readmeApp(sse);
     const content = { price: 42, tags: ['a', 'b'] };
-    const client = new Recorder(url, ['update']);
+    const client = new RecordingEventSource(url, ['update']);
     await client.waitForType('message', README_INITIAL.length);
     const epoch = client.events[0]?.lastEventId.split('-')[0] as string;
     const id = (seq: number) => `${epoch}-${seq}`;
@@ -202,7 +126,7 @@ describe.each([
     ]);
 
     // updateInit reached the next client, and only it.
-    const next = new Recorder(url, ['update']);
+    const next = new RecordingEventSource(url, ['update']);
     await next.waitForType('message', 4);
     sse.send('after', 'update');
     await next.waitForType('update', 1);
@@ -217,7 +141,7 @@ describe.each([
   it('sends the initial content as one named event with { isSerialized: false, initialEvent }', async () => {
     const sse = tidewireSse(README_INITIAL, { isSerialized: false, initialEvent: 'snapshot' });
     const url = await readmeApp(sse);
-    const client = new Recorder(url, ['snapshot']);
+    const client = new RecordingEventSource(url, ['snapshot']);
     const [snapshot] = await client.waitForType('snapshot', 1);
     sse.send('live');
     await client.waitForType('message', 1);
@@ -228,7 +152,7 @@ describe.each([
     ]);
 
     sse.updateInit(['new']);
-    const next = new Recorder(url, ['snapshot']);
+    const next = new RecordingEventSource(url, ['snapshot']);
     await next.waitForType('snapshot', 1);
     expect(parsed(next.events)).toEqual([
       { type: 'snapshot', data: ['new'], lastEventId: `${epoch}-1` },
@@ -239,7 +163,7 @@ describe.each([
     const sse = tidewireSse(README_INITIAL);
     const url = await readmeApp(sse);
     sse.dropInit();
-    const client = new Recorder(url);
+    const client = new RecordingEventSource(url);
     await client.waitForOpen();
     sse.send('first');
     await client.waitForType('message', 1);
@@ -253,9 +177,9 @@ describe.each([
 interface Harness {
   readonly sse: SseLike;
   /** Opens an EventSource; resolves once the server has run `init` for it. */
-  connect(): Promise<Recorder>;
+  connect(): Promise<RecordingEventSource>;
   /** Closes a client; resolves once the server has seen its stream close. */
-  disconnect(client: Recorder): Promise<void>;
+  disconnect(client: RecordingEventSource): Promise<void>;
 }
 
 interface Scenario {
@@ -273,7 +197,7 @@ const EVENT_TYPES = ['greeting', 'update', 'snapshot', 'end'];
  * Runs a scenario on an Express 5 app with one client at a time, ends it with an `end`
  * event, and answers the events each client received.
  */
-async function runScenario(Sse: SseClass, scenario: Scenario): Promise<Received[][]> {
+async function runScenario(Sse: SseClass, scenario: Scenario): Promise<ReceivedEvent[][]> {
   const sse = new Sse(scenario.initial, scenario.options);
   if (sse instanceof SSE) instances.push(sse);
   let inits = 0;
@@ -285,13 +209,13 @@ async function runScenario(Sse: SseClass, scenario: Scenario): Promise<Received[
     inits += 1;
   });
   const { url } = await serve(app);
-  const clients: Recorder[] = [];
-  const open = new Set<Recorder>();
+  const clients: RecordingEventSource[] = [];
+  const open = new Set<RecordingEventSource>();
   await scenario.run({
     sse,
     async connect() {
       const target = inits + 1;
-      const client = new Recorder(`${url}/stream`, EVENT_TYPES);
+      const client = new RecordingEventSource(`${url}/stream`, EVENT_TYPES);
       clients.push(client);
       open.add(client);
       await waitFor(() => inits >= target, 5000, 'the server to open the stream');
@@ -430,7 +354,7 @@ describe('the same program on express-sse 1.0.0 and on tidewire, one client at a
   it.each(SCENARIOS)('receives the same events: $name', async (scenario) => {
     const original = await runScenario(ExpressSSE, scenario);
     const tidewire = await runScenario(SSE, scenario);
-    const shape = (clients: Received[][]) =>
+    const shape = (clients: ReceivedEvent[][]) =>
       clients.map((events) => events.map(({ type, data }) => ({ type, data })));
     expect(shape(tidewire)).toEqual(shape(original));
     expect(original.flat().length).toBeGreaterThan(1);
@@ -438,7 +362,7 @@ describe('the same program on express-sse 1.0.0 and on tidewire, one client at a
     // Ids differ by design (`<epoch>-<seq>` against a counter per client), except the ones
     // the program chose.
     const custom = new Set(scenario.customIds ?? []);
-    const chosen = (clients: Received[][]) =>
+    const chosen = (clients: ReceivedEvent[][]) =>
       clients.flat().map((e) => (custom.has(e.lastEventId) ? e.lastEventId : 'assigned'));
     expect(chosen(tidewire)).toEqual(chosen(original));
     expect(new Set(chosen(tidewire))).toEqual(new Set([...custom, 'assigned']));
@@ -461,7 +385,7 @@ describe('the same program on express-sse 1.0.0 and on tidewire, one client at a
     const hello = { type: 'message', data: '"hello"' };
     const both = { type: 'update', data: '"both"' };
     const end = { type: 'end', data: '"end"' };
-    const shape = (clients: Received[][]) =>
+    const shape = (clients: ReceivedEvent[][]) =>
       clients.map((events) => events.map(({ type, data }) => ({ type, data })));
 
     expect(shape(await runScenario(SSE, scenario))).toEqual([
@@ -497,7 +421,7 @@ describe('listeners and sessions', () => {
     const maxListeners = sse.getMaxListeners();
 
     for (let i = 0; i < 50; i++) {
-      const client = new Recorder(`${url}/stream`);
+      const client = new RecordingEventSource(`${url}/stream`);
       await client.waitForType('message', 1);
       expect(sse.sessionCount).toBe(1);
       client.close();
@@ -518,7 +442,10 @@ describe('listeners and sessions', () => {
     const app = express();
     app.get('/stream', sse.init);
     const { url } = await serve(app);
-    const clients = Array.from({ length: 30 }, () => new Recorder(`${url}/stream`, ['update']));
+    const clients = Array.from(
+      { length: 30 },
+      () => new RecordingEventSource(`${url}/stream`, ['update']),
+    );
     await Promise.all(clients.map((client) => client.waitForType('message', 1)));
     expect(sse.sessionCount).toBe(30);
     expect(sse.listenerCount('data')).toBe(0);
@@ -542,7 +469,7 @@ describe('resume with Last-Event-ID', () => {
   it('replays only the missed events, in order, once, and not the initial content', async () => {
     const sse = tidewireSse(['hello'], { retryMs: 50 });
     const { url, server } = await resumableApp(sse);
-    const client = new Recorder(`${url}/stream`, ['update']);
+    const client = new RecordingEventSource(`${url}/stream`, ['update']);
     await client.waitForType('message', 1);
     sse.send('a1');
     sse.send('a2', 'update', 'order-7');
@@ -561,7 +488,7 @@ describe('resume with Last-Event-ID', () => {
     sse.send('c1', 'update');
     await client.waitForType('update', 3);
     // The app chose the last id the client saw; replay finds it all the same.
-    expect(client.requests).toEqual([null, 'order-7']);
+    expect(client.requests.map((r) => r.lastEventId)).toEqual([null, 'order-7']);
     expect(client.events.map(({ type, data }) => [type, JSON.parse(data) as unknown])).toEqual([
       ['message', 'hello'],
       ['message', 'a1'],
@@ -580,7 +507,7 @@ describe('resume with Last-Event-ID', () => {
     const sse = tidewireSse(['hello', 'world'], { retryMs: 50 });
     sse.send('before anyone connected');
     const { url, server } = await resumableApp(sse);
-    const client = new Recorder(`${url}/stream`, ['update']);
+    const client = new RecordingEventSource(`${url}/stream`, ['update']);
     const initial = await client.waitForType('message', 2);
     expect(initial.map((e) => e.lastEventId)).toEqual([
       initial[0]?.lastEventId,
@@ -596,7 +523,7 @@ describe('resume with Last-Event-ID', () => {
     sse.send('live', 'update');
     await client.waitForType('update', 2);
 
-    expect(client.requests).toEqual([null, initial[0]?.lastEventId]);
+    expect(client.requests.map((r) => r.lastEventId)).toEqual([null, initial[0]?.lastEventId]);
     expect(parsed(client.events).map(({ type, data }) => [type, data])).toEqual([
       ['message', 'hello'],
       ['message', 'world'],
@@ -616,7 +543,7 @@ describe('compression', () => {
     app.use(compression());
     app.get('/stream', sse.init);
     const { url } = await serve(app);
-    const client = new Recorder(`${url}/stream`, ['update']);
+    const client = new RecordingEventSource(`${url}/stream`, ['update']);
     await client.waitForOpen();
 
     sse.send({ n: 1 }, 'update');
@@ -633,7 +560,7 @@ describe('compression', () => {
     const app = express();
     app.get('/stream', sse.init);
     const { url } = await serve(app);
-    const client = new Recorder(`${url}/stream`, ['update']);
+    const client = new RecordingEventSource(`${url}/stream`, ['update']);
     await client.waitForType('message', 1, 1000);
     expect(client.responses[0]?.headers.get('content-encoding')).toBe('gzip');
 
@@ -651,7 +578,7 @@ describe('compression', () => {
     app.use(compression({ threshold: 0 }));
     app.get('/stream', sse.init);
     const { url } = await serve(app);
-    const client = new Recorder(`${url}/stream`, ['update']);
+    const client = new RecordingEventSource(`${url}/stream`, ['update']);
     await client.waitForType('message', 1, 1000);
     expect(client.responses[0]?.headers.get('content-encoding')).toBe('gzip');
     sse.send({ n: 1 }, 'update');

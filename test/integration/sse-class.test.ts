@@ -354,6 +354,39 @@ describe('SSE replay', () => {
     await waitForRaw(resumed, `${OPENING}${wire('7', '"b"', 'tick')}${wire(`${epoch}-3`, '"c"')}`);
   });
 
+  it('reads Last-Event-ID as UTF-8, and keeps bytes that are not UTF-8 as they came', async () => {
+    const sse = createSse(['init'], { heartbeatMs: 0 });
+    const { port } = await serve(sse);
+    sse.send('a', undefined, 'évt-1');
+    sse.send('b');
+    /** A request whose Last-Event-ID header is exactly these bytes. */
+    const requestWithId = (id: Buffer) => {
+      const socket = net.connect(port, '127.0.0.1');
+      cleanups.push(() => socket.destroy());
+      const state = { text: '' };
+      socket.setEncoding('utf8');
+      socket.on('data', (chunk: string) => (state.text += chunk));
+      socket.on('error', () => undefined);
+      socket.write(
+        Buffer.concat([
+          Buffer.from('GET / HTTP/1.1\r\nHost: x\r\nLast-Event-ID: ', 'latin1'),
+          id,
+          Buffer.from('\r\n\r\n', 'latin1'),
+        ]),
+      );
+      return state;
+    };
+    // What a browser sends for the id `évt-1`: its UTF-8 bytes.
+    const resumed = requestWithId(Buffer.from('évt-1', 'utf8'));
+    await waitFor(() => resumed.text.includes('data: "b"'));
+    expect(resumed.text).not.toContain('data: "init"');
+    expect(resumed.text).not.toContain('data: "a"');
+    // 0xFF is no UTF-8: the id stays as read, is unknown, and the client starts afresh.
+    const fresh = requestWithId(Buffer.from([0x65, 0xff, 0x31]));
+    await waitFor(() => fresh.text.includes('data: "init"'));
+    expect(fresh.text).not.toContain('data: "b"');
+  });
+
   it('does not crash on a request target that is no valid URL', async () => {
     const sse = createSse(['init']);
     const { port } = await serve(sse);

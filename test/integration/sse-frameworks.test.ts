@@ -1,10 +1,19 @@
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { once } from 'node:events';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { EventSource, type EventSourceFetchInit, type FetchLikeResponse } from 'eventsource';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createParser, type ParsedEvent } from '../../src/sse/parser.js';
+import {
+  type ReceivedEvent,
+  RecordingEventSource,
+  closeEventSources,
+} from '../support/event-source.js';
+import {
+  type ListeningProcess,
+  killListening,
+  startListening,
+} from '../support/listening-process.js';
 import { waitFor } from '../support/wait.js';
 
 // Each `examples/sse-*.mjs` runs as its header says (it imports the built `tidewire/sse`): the
@@ -29,37 +38,17 @@ beforeAll(() => {
     execFileSync('npx', ['tsup'], { cwd: root, stdio: 'ignore' });
 }, 60_000);
 
-const children: ChildProcess[] = [];
-const sources: EventSource[] = [];
 const streams: FetchedStream[] = [];
 
 afterEach(() => {
-  for (const source of sources.splice(0)) source.close();
+  closeEventSources();
   for (const stream of streams.splice(0)) stream.close();
-  for (const child of children.splice(0)) child.kill('SIGKILL');
+  killListening();
 });
 
-interface Example {
-  url: string;
-  child: ChildProcess;
-}
-
 /** Starts an example on a port of the system's choosing (`PORT=0`) and reads its URL. */
-async function runExample(file: string): Promise<Example> {
-  const child = spawn(process.execPath, [`${root}examples/${file}`], {
-    env: { ...process.env, PORT: '0' },
-    cwd: root,
-  });
-  children.push(child);
-  let output = '';
-  child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  const url = await waitFor(
-    () => /listening on (http:\/\/\S+)/.exec(output)?.[1],
-    10_000,
-    `${file} to listen`,
-  );
-  return { url, child };
+function runExample(file: string): Promise<ListeningProcess> {
+  return startListening([`${root}examples/${file}`], { env: { PORT: '0' }, cwd: root });
 }
 
 /** `POST /send?event=…` with a JSON body: the example calls `sse.send(body, event)`. */
@@ -72,46 +61,9 @@ async function publish(url: string, data: unknown, event: string): Promise<void>
   expect(response.status).toBe(204);
 }
 
-/** One event as a page's listener sees it. */
-interface Received {
-  type: string;
-  data: unknown;
-  lastEventId: string;
-}
-
-/** A real EventSource that records events of `types` and the headers of its responses. */
-function recordEventSource(url: string, types: readonly string[]) {
-  const events: Received[] = [];
-  const headers: Headers[] = [];
-  const source = new EventSource(url, {
-    fetch: async (input: string | URL, init: EventSourceFetchInit): Promise<FetchLikeResponse> => {
-      const response = await fetch(input, init as RequestInit);
-      headers.push(response.headers);
-      return response;
-    },
-  });
-  sources.push(source);
-  for (const type of types) {
-    source.addEventListener(type, (event: MessageEvent) => {
-      events.push({
-        type: event.type,
-        data: JSON.parse(event.data as string),
-        lastEventId: event.lastEventId,
-      });
-    });
-  }
-  const ofType = (type: string) => events.filter((e) => e.type === type);
-  return {
-    events,
-    headers,
-    ofType,
-    waitForType: (type: string, count: number, timeoutMs = 5000) =>
-      waitFor(
-        () => ofType(type).length >= count && ofType(type),
-        timeoutMs,
-        `${count} "${type}" events`,
-      ),
-  };
+/** An event with its data parsed from JSON (the SSE class writes JSON). */
+function parsedData(event: ReceivedEvent | undefined) {
+  return event && { ...event, data: JSON.parse(event.data) as unknown };
 }
 
 /** An event stream read with fetch and tidewire's parser, so that any header can be sent. */
@@ -181,8 +133,8 @@ function seqOf(id: string): number {
 describe.each(EXAMPLES)('examples/%s', (file) => {
   it('streams the initial content, what POST /send publishes and the clock to a real EventSource', async () => {
     const { url } = await runExample(file);
-    const client = recordEventSource(`${url}/stream`, ['message', 'greeting', 'tick']);
-    const [welcome] = await client.waitForType('message', 1);
+    const client = new RecordingEventSource(`${url}/stream`, ['message', 'greeting', 'tick']);
+    const welcome = parsedData((await client.waitForType('message', 1))[0]);
     expect(welcome).toEqual({
       type: 'message',
       data: 'welcome',
@@ -190,16 +142,16 @@ describe.each(EXAMPLES)('examples/%s', (file) => {
     });
 
     await publish(url, { hello: 'world', n: 1 }, 'greeting');
-    const [greeting] = await client.waitForType('greeting', 1);
+    const greeting = parsedData((await client.waitForType('greeting', 1))[0]);
     expect(greeting?.data).toEqual({ hello: 'world', n: 1 });
     expect(greeting?.lastEventId).toMatch(ID);
     expect(greeting?.lastEventId.split('-')[0]).toBe(welcome?.lastEventId.split('-')[0]);
 
-    const [tick] = await client.waitForType('tick', 1, 3000);
+    const tick = parsedData((await client.waitForType('tick', 1, 3000))[0]);
     expect(tick?.data).toEqual({ now: expect.stringMatching(/^\d{4}-\d\d-\d\dT/) });
     expect(client.ofType('message')).toHaveLength(1);
 
-    const headers = client.headers[0] as Headers;
+    const headers = client.responses[0]?.headers as Headers;
     expect(headers.get('content-type')).toBe('text/event-stream; charset=utf-8');
     expect(headers.get('cache-control')).toContain('no-cache');
     expect(headers.get('x-accel-buffering')).toBe('no');
