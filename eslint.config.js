@@ -18,6 +18,46 @@ export default tseslint.config(
     },
   },
   {
+    // The client runs in browsers, workers and Node: no Node built-ins, no ws, no server code
+    // (STYLE.md § imports); Node passes its WebSocket in.
+    files: ['src/client/**/*.ts', 'src/reconnecting/**/*.ts'],
+    ignores: ['**/*.test.ts'],
+    languageOptions: { globals: { ...globals.browser } },
+    rules: {
+      // Node's globals are not there in browsers; `globals.node` applies to every file.
+      'no-restricted-globals': [
+        'error',
+        ...[
+          'Buffer',
+          'process',
+          'setImmediate',
+          'global',
+          '__dirname',
+          '__filename',
+          'require',
+        ].map((name) => ({ name, message: 'the client runs in browsers: no Node globals' })),
+      ],
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            'node:*',
+            'ws',
+            'ioredis',
+            '../server/*',
+            '../transports/*',
+            '../brokers/*',
+            '../core/*',
+            '../../server/*',
+            '../../transports/*',
+            '../../brokers/*',
+            '../../core/*',
+          ],
+        },
+      ],
+    },
+  },
+  {
     // The SSE encoder and parser are shared with the browser client.
     files: [
       'src/core/**/*.ts',

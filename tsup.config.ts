@@ -15,6 +15,34 @@ export default defineConfig([
     splitting: true,
   },
   {
+    // The client runs in browsers too: built for them, not for one Node version.
+    entry: {
+      'client/index': 'src/client/index.ts',
+      'reconnecting/index': 'src/reconnecting/index.ts',
+    },
+    format: ['esm', 'cjs'],
+    dts: true,
+    sourcemap: true,
+    target: 'es2022',
+    platform: 'neutral',
+    splitting: true,
+  },
+  {
+    // What a page loads without a bundler: one minified ESM file per entry (README § Browser).
+    entry: {
+      'browser/client': 'src/client/index.ts',
+      'browser/reconnecting': 'src/reconnecting/index.ts',
+    },
+    format: ['esm'],
+    minify: true,
+    // One self-contained file per entry: a page may copy it alone.
+    splitting: false,
+    sourcemap: true,
+    target: 'es2022',
+    platform: 'browser',
+    outExtension: () => ({ js: '.min.js' }),
+  },
+  {
     entry: { 'cli/index': 'src/cli/index.ts' },
     format: ['esm'],
     sourcemap: true,

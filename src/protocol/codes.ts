@@ -37,7 +37,9 @@ interface CodeInfo {
 }
 
 /**
- * The stable string codes. Adding one is a contract change: document it in README.
+ * The stable string codes. Adding one is a contract change: document it in README. Close codes
+ * are written as numbers (those of `CloseCode`), so that the browser client, which needs this
+ * table for `TidewireError.status`, does not also carry `CloseCode`.
  */
 export const ERROR_CODES = {
   BAD_REQUEST: { status: 400 },
@@ -48,19 +50,19 @@ export const ERROR_CODES = {
   BAD_CURSOR: { status: 400 },
   ALREADY_SUBSCRIBED: { status: 409 },
   TOO_MANY_SUBSCRIPTIONS: { status: 400 },
-  MESSAGE_TOO_LARGE: { status: 413, closeCode: CloseCode.MESSAGE_TOO_BIG },
+  MESSAGE_TOO_LARGE: { status: 413, closeCode: 1009 },
   UNSUPPORTED_MEDIA_TYPE: { status: 415 },
-  TOO_MANY_CONNECTIONS: { status: 429, closeCode: CloseCode.TOO_MANY_CONNECTIONS },
-  SLOW_CONSUMER: { status: 503, closeCode: CloseCode.SLOW_CONSUMER },
-  IDLE_TIMEOUT: { status: 408, closeCode: CloseCode.IDLE_TIMEOUT },
-  UNAUTHORIZED: { status: 401, closeCode: CloseCode.UNAUTHORIZED },
-  FORBIDDEN: { status: 403, closeCode: CloseCode.FORBIDDEN },
+  TOO_MANY_CONNECTIONS: { status: 429, closeCode: 4002 },
+  SLOW_CONSUMER: { status: 503, closeCode: 4000 },
+  IDLE_TIMEOUT: { status: 408, closeCode: 4001 },
+  UNAUTHORIZED: { status: 401, closeCode: 4501 },
+  FORBIDDEN: { status: 403, closeCode: 4503 },
   PUBLISH_DISABLED: { status: 403 },
   NOT_FOUND: { status: 404 },
   METHOD_NOT_ALLOWED: { status: 405 },
   BROKER_UNAVAILABLE: { status: 503 },
-  SHUTTING_DOWN: { status: 503, closeCode: CloseCode.SERVICE_RESTART },
-  INTERNAL: { status: 500, closeCode: CloseCode.INTERNAL_ERROR },
+  SHUTTING_DOWN: { status: 503, closeCode: 1012 },
+  INTERNAL: { status: 500, closeCode: 1011 },
 } as const satisfies Record<string, CodeInfo>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;
@@ -73,7 +75,7 @@ export function httpStatusOf(code: ErrorCode): number {
 /** WebSocket close code for an error code that ends a connection (1008 when none is specific). */
 export function closeCodeOf(code: ErrorCode): number {
   const info: CodeInfo = ERROR_CODES[code];
-  return info.closeCode ?? CloseCode.POLICY_VIOLATION;
+  return info.closeCode ?? 1008; // CloseCode.POLICY_VIOLATION
 }
 
 /** Whether a client should reconnect after the server closed with `closeCode`. */

@@ -19,7 +19,10 @@ export class TidewireError extends Error {
     super(message);
   }
 
-  /** HTTP status this error answers with. */
+  /**
+   * HTTP status this error answers with. Express's error handler (and others that follow the
+   * `http-errors` convention) answers with it as is.
+   */
   get status(): number {
     return httpStatusOf(this.code);
   }

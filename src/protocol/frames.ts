@@ -52,7 +52,10 @@ export type MessageFrame = { readonly type: 'message' } & Envelope;
 export interface AckFrame {
   readonly type: 'ack';
   readonly ref: string;
+  /** The id of the published envelope. */
   readonly id: string;
+  /** Its publish time (ms), so that the client can hand back the whole envelope. */
+  readonly ts: number;
 }
 
 export interface PongFrame {

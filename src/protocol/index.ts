@@ -8,3 +8,4 @@ export * from './errors.js';
 export * from './channel.js';
 export * from './envelope.js';
 export * from './frames.js';
+export * from './cursor.js';

@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { TidewireError, isTidewireError } from '../protocol/errors.js';
+import { httpStatusOf } from '../protocol/codes.js';
 import { assertChannel } from '../protocol/channel.js';
 
 /**
@@ -35,7 +36,7 @@ export function sendError(
   headers: Record<string, string> = {},
 ): void {
   const known = isTidewireError(error) ? error : new TidewireError('INTERNAL', 'internal error');
-  sendJson(res, known.status, { code: known.code, message: known.message }, headers);
+  sendJson(res, httpStatusOf(known.code), { code: known.code, message: known.message }, headers);
 }
 
 /**

@@ -96,7 +96,14 @@ export type {
 } from '../core/broker.js';
 export { MemoryBroker, memoryBroker, type MemoryBrokerOptions } from '../brokers/memory.js';
 export { TidewireError, isTidewireError } from '../protocol/errors.js';
-export { CloseCode, ERROR_CODES, type ErrorCode } from '../protocol/codes.js';
+export {
+  CloseCode,
+  ERROR_CODES,
+  type ErrorCode,
+  closeCodeOf,
+  httpStatusOf,
+  isReconnectCloseCode,
+} from '../protocol/codes.js';
 
 /**
  * Creates a hub. With no broker it runs in memory, for one process.

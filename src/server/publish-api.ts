@@ -42,7 +42,7 @@ export class PublishApi {
         data,
         ...(binary ? { binary } : {}),
       });
-      sendJson(res, 201, { id: envelope.id });
+      sendJson(res, 201, { id: envelope.id, ts: envelope.ts });
     } catch (error) {
       sendError(res, error);
     }
@@ -74,7 +74,7 @@ export class PublishApi {
         data,
         ...(binary ? { binary } : {}),
       });
-      sendJson(res, 201, { id: envelope.id });
+      sendJson(res, 201, { id: envelope.id, ts: envelope.ts });
     } catch (error) {
       sendError(res, error);
     }

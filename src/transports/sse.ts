@@ -11,9 +11,14 @@ import { HEARTBEAT, reconnectLater, sseHeaders, streamOpening } from '../sse/hea
 import { answerReconnectLater } from '../sse/session.js';
 import type { HttpTransport, TransportContext } from './transport.js';
 
-/** Memo keys: the `event:`/`data:` lines, and the whole event for one-channel streams. */
+/**
+ * Memo keys: the `event:`/`data:` lines, and the whole event for one-channel streams, in the
+ * named form (`event: <event>`) and the unnamed one (the `event` only in the data).
+ */
 const EVENT_BODY = Symbol('sse event body');
 const SINGLE_CHANNEL_EVENT = Symbol('sse single-channel event');
+const UNNAMED_BODY = Symbol('sse unnamed event body');
+const UNNAMED_SINGLE_CHANNEL_EVENT = Symbol('sse unnamed single-channel event');
 
 function eventBody(encoded: EncodedEnvelope): string {
   return formatEvent({ event: encoded.envelope.event, data: encoded.json });
@@ -23,10 +28,43 @@ function singleChannelEvent(encoded: EncodedEnvelope): string {
   return `id: ${encoded.envelope.id}\n${encoded.memo(EVENT_BODY, eventBody)}`;
 }
 
+function unnamedBody(encoded: EncodedEnvelope): string {
+  return formatEvent({ data: encoded.json });
+}
+
+function unnamedSingleChannelEvent(encoded: EncodedEnvelope): string {
+  return `id: ${encoded.envelope.id}\n${encoded.memo(UNNAMED_BODY, unnamedBody)}`;
+}
+
+/** What a stream writes per envelope: named events, or unnamed ones (`?unnamed=1`). */
+const NAMED = {
+  body: EVENT_BODY,
+  bodyOf: eventBody,
+  single: SINGLE_CHANNEL_EVENT,
+  singleOf: singleChannelEvent,
+};
+const UNNAMED = {
+  body: UNNAMED_BODY,
+  bodyOf: unnamedBody,
+  single: UNNAMED_SINGLE_CHANNEL_EVENT,
+  singleOf: unnamedSingleChannelEvent,
+};
+
+/**
+ * The heartbeat of an unnamed stream: an event, since a native EventSource never sees
+ * comments and so could not tell a quiet link from a dead one. `ping` cannot clash with an
+ * envelope there, as envelopes go out unnamed.
+ */
+const PING_EVENT = formatEvent({ event: 'ping', data: '{}' });
+
 /**
  * Server-Sent Events: `GET /rt/sse?channel=a&channel=b[&lastEventId=X]`. Each envelope is an
  * event whose `id:` is the cursor of the whole subscription, so that the browser's automatic
  * `Last-Event-ID` resumes every channel. One timer writes the heartbeat of every stream.
+ *
+ * With `unnamed=1` envelopes go out as unnamed events (their `event` stays in the data) and
+ * the heartbeat is an `event: ping`: a native EventSource can neither listen to event names it
+ * does not know in advance nor see comments, and the tidewire client needs both.
  */
 export class SseTransport implements HttpTransport {
   readonly #context: TransportContext;
@@ -36,7 +74,7 @@ export class SseTransport implements HttpTransport {
   constructor(context: TransportContext) {
     this.#context = context;
     this.#heartbeat = setInterval(() => {
-      for (const stream of this.#streams) stream.write(HEARTBEAT);
+      for (const stream of this.#streams) stream.heartbeat();
     }, context.options.sseHeartbeatMs);
     this.#heartbeat.unref?.();
   }
@@ -64,7 +102,10 @@ export class SseTransport implements HttpTransport {
       sendError(res, error);
       return;
     }
-    const stream = new SseStream(this.#context, req, res, ip, () => this.#streams.delete(stream));
+    const isUnnamed = query.get('unnamed') === '1';
+    const stream = new SseStream(this.#context, req, res, ip, isUnnamed, () =>
+      this.#streams.delete(stream),
+    );
     this.#streams.add(stream);
     connections.add(stream);
     core.subscribe(stream, channels, since).catch((error: unknown) => stream.fail(error));
@@ -84,6 +125,8 @@ class SseStream implements Subscriber, Connection {
   readonly #onGone: () => void;
   readonly #positions = new Map<string, string>();
   readonly #backlog: BacklogGuard;
+  readonly #form: typeof NAMED;
+  readonly #heartbeat: string;
   #ended = false;
 
   constructor(
@@ -91,10 +134,13 @@ class SseStream implements Subscriber, Connection {
     req: IncomingMessage,
     res: ServerResponse,
     readonly ip: string,
+    isUnnamed: boolean,
     onGone: () => void,
   ) {
     this.#context = context;
     this.#res = res;
+    this.#form = isUnnamed ? UNNAMED : NAMED;
+    this.#heartbeat = isUnnamed ? PING_EVENT : HEARTBEAT;
     this.#onGone = onGone;
     this.id = context.connections.nextId();
     this.#backlog = new BacklogGuard(
@@ -118,7 +164,13 @@ class SseStream implements Subscriber, Connection {
       position,
       recovered,
     }));
-    this.write(formatEvent({ id: this.#cursor(), event: 'subscribed', data: { channels } }));
+    // An unnamed stream is the tidewire client's: it learns the heartbeat interval, so that it
+    // judges a quiet link by the server's own pace.
+    const data =
+      this.#form === UNNAMED
+        ? { channels, heartbeatMs: this.#context.options.sseHeartbeatMs }
+        : { channels };
+    this.write(formatEvent({ id: this.#cursor(), event: 'subscribed', data }));
   }
 
   onGap(channel: string): void {
@@ -127,11 +179,16 @@ class SseStream implements Subscriber, Connection {
 
   onEnvelope(encoded: EncodedEnvelope): void {
     this.#positions.set(encoded.envelope.channel, encoded.envelope.id);
+    const form = this.#form;
     if (this.#positions.size === 1) {
-      this.write(encoded.memo(SINGLE_CHANNEL_EVENT, singleChannelEvent));
+      this.write(encoded.memo(form.single, form.singleOf));
     } else {
-      this.write(`id: ${this.#cursor()}\n${encoded.memo(EVENT_BODY, eventBody)}`);
+      this.write(`id: ${this.#cursor()}\n${encoded.memo(form.body, form.bodyOf)}`);
     }
+  }
+
+  heartbeat(): void {
+    this.write(this.#heartbeat);
   }
 
   write(text: string): void {

@@ -3,7 +3,7 @@ import type { Duplex } from 'node:stream';
 import { type RawData, WebSocket, WebSocketServer } from 'ws';
 import type { EncodedEnvelope } from '../core/encoded-envelope.js';
 import type { ConnectionInfo, SubscribeResult, Subscriber } from '../core/hub.js';
-import { CloseCode } from '../protocol/codes.js';
+import { CloseCode, closeCodeOf } from '../protocol/codes.js';
 import { TidewireError, isTidewireError } from '../protocol/errors.js';
 import {
   type ClientFrame,
@@ -74,7 +74,7 @@ export class WebSocketTransport {
     this.#server.handleUpgrade(req, socket, head, (ws) => {
       // Refusals complete the handshake so that a browser, which cannot read an HTTP status
       // of a failed upgrade, still gets a close code and a reason.
-      if (refusal) ws.close(refusal.closeCode, fitCloseReason(refusal.message));
+      if (refusal) ws.close(closeCodeOf(refusal.code), fitCloseReason(refusal.message));
       else this.#open(ws, ip);
     });
   }
@@ -242,7 +242,8 @@ class WsConnection implements Subscriber, Connection {
     core
       .receive(this.#info, { channel, event, data, ...(binary ? { binary } : {}) })
       .then((envelope) => {
-        if (frame.ref !== undefined) this.#send({ type: 'ack', ref: frame.ref, id: envelope.id });
+        if (frame.ref === undefined) return;
+        this.#send({ type: 'ack', ref: frame.ref, id: envelope.id, ts: envelope.ts });
       })
       .catch((error: unknown) => this.#sendError(error, frame.ref));
   }
@@ -280,7 +281,7 @@ class WsConnection implements Subscriber, Connection {
    * destroys the socket if the closing handshake is not done within the grace period.
    */
   #closeUnresponsive(error: TidewireError): void {
-    this.close({ code: error.closeCode, reason: error.message });
+    this.close({ code: closeCodeOf(error.code), reason: error.message });
     this.#reapTimer = setTimeout(() => this.#ws.terminate(), UNRESPONSIVE_CLOSE_GRACE_MS);
     this.#reapTimer.unref?.();
   }

@@ -1,8 +1,10 @@
+import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { TestEventStream } from '../support/sse-client.js';
 import { requestJson } from '../support/http-client.js';
 import { killListening, startListening } from '../support/listening-process.js';
+import { waitFor } from '../support/wait.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 /** Runs an example as its header says (it imports the built `tidewire/server`). */
@@ -40,5 +42,39 @@ describe('examples', () => {
     expect(JSON.parse(event!.data)).toMatchObject({ id: created.body.id, data: { item: 'tea' } });
     expect(await (await fetch(`${url}/`)).text()).toContain('orders app');
     stream.close();
+  });
+
+  it('client-node.mjs follows the clock over WebSocket and publishes, acked', async () => {
+    const url = await runExample('node-http.mjs');
+    const child = spawn(process.execPath, [`${root}examples/client-node.mjs`], {
+      env: { ...process.env, HUB: url },
+      cwd: root,
+    });
+    let output = '';
+    child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    try {
+      const lines = () =>
+        output
+          .split('\n')
+          .filter((line) => line.startsWith('{'))
+          .map((line) => JSON.parse(line) as Record<string, unknown>);
+      await waitFor(
+        () => lines().filter((line) => line.event === 'tick').length >= 2,
+        8000,
+        `two ticks in ${output}`,
+      );
+      const seen = lines();
+      expect(seen[0]).toEqual({ open: 'websocket' });
+      expect(seen.find((line) => 'published' in line)?.published).toMatch(/^[0-9a-z]+-1$/);
+      const ticks = seen.filter((line) => line.event === 'tick');
+      expect(ticks[0]?.data).toMatchObject({ now: expect.any(String) });
+      const exited = new Promise((resolve) => child.on('exit', resolve));
+      child.kill('SIGTERM');
+      // destroy() leaves no timer or socket behind: the process ends by itself.
+      expect(await exited).toBe(0);
+    } finally {
+      child.kill('SIGKILL');
+    }
   });
 });

@@ -131,10 +131,11 @@ describe('POST /rt/publish/:channel', () => {
     const after = Date.now();
     expect(status).toBe(201);
     expect(headers.get('content-type')).toBe('application/json; charset=utf-8');
-    expect(Object.keys(body)).toEqual(['id']);
+    expect(Object.keys(body)).toEqual(['id', 'ts']);
     const [envelope, ...rest] = await messagesAfter(t.url, 'prices', cursor);
     expect(rest).toEqual([]);
     expectEnvelope(envelope, { id: body.id, channel: 'prices', data }, { before, after });
+    expect(envelope?.ts).toBe(body.ts);
   });
 
   it('publishes JSON strings, numbers, booleans, arrays and null as they are', async () => {
@@ -433,7 +434,7 @@ describe('POST /rt/publish/:channel: refusals', () => {
 describe('POST /rt/send', () => {
   const json = { 'Content-Type': 'application/json' };
 
-  it('answers 201 { id }, delivers to a held poll and tells onMessage with transport http', async () => {
+  it('answers 201 { id, ts }, delivers to a held poll and tells onMessage with transport http', async () => {
     const t = await hubWith();
     const seen: Array<{ connection: ConnectionInfo; envelope: Envelope }> = [];
     t.hub.onMessage((connection, envelope) => seen.push({ connection, envelope }));
@@ -448,7 +449,7 @@ describe('POST /rt/send', () => {
     );
     const after = Date.now();
     expect(status).toBe(201);
-    expect(Object.keys(body)).toEqual(['id']);
+    expect(Object.keys(body)).toEqual(['id', 'ts']);
     const answer = await held;
     expect(answer.body.messages).toHaveLength(1);
     const [polled] = answer.body.messages;

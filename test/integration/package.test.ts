@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, expectTypeOf, it } from 'vitest';
 import type { Envelope, Hub, HubOptions } from '../../src/server/index.js';
@@ -7,11 +7,24 @@ import { createHub } from '../../src/server/index.js';
 import type { RequestHandler } from 'express';
 import type { ParsedEvent, SSEOptions } from '../../src/sse/index.js';
 import { SSE, createParser, formatEvent } from '../../src/sse/index.js';
+import type {
+  Client,
+  ClientEvents,
+  ClientOptions,
+  EnvelopeHandler,
+  Subscription,
+  TransportName,
+} from '../../src/client/index.js';
+import { createClient } from '../../src/client/index.js';
+import type {
+  ReconnectingEventSource,
+  ReconnectingWebSocket,
+} from '../../src/reconnecting/index.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 
 beforeAll(() => {
-  if (!existsSync(`${root}dist/server/index.cjs`))
+  if (!existsSync(`${root}dist/reconnecting/index.cjs`))
     execFileSync('npx', ['tsup'], { cwd: root, stdio: 'ignore' });
 }, 60_000);
 
@@ -47,12 +60,54 @@ describe('the built package', () => {
     expect(out).toBe('function function 2 function function function');
   });
 
+  it('runs tidewire/client in Node against the hub, ESM and CJS alike', () => {
+    const script = (load: string) =>
+      `${load}; const hub = createHub(); const server = http.createServer(); hub.attach(server);` +
+      "server.listen(0, '127.0.0.1', async () => {" +
+      "  const client = createClient('http://127.0.0.1:' + server.address().port, { WebSocket });" +
+      "  const got = new Promise((resolve) => client.subscribe('a', (data) => resolve(data)));" +
+      "  await client.subscribe('a').ready; const acked = await client.publish('a', 'hi');" +
+      '  console.log(client.transport, acked.channel, await got, typeof ReconnectingWebSocket,' +
+      '    typeof ReconnectingEventSource);' +
+      '  client.destroy(); await hub.close(); server.close(); });';
+    const esm = run([
+      '--input-type=module',
+      '-e',
+      script(
+        "import http from 'node:http'; import { WebSocket } from 'ws';" +
+          "import { createHub } from 'tidewire/server'; import { createClient } from 'tidewire/client';" +
+          "import { ReconnectingWebSocket, ReconnectingEventSource } from 'tidewire/reconnecting'",
+      ),
+    ]);
+    const cjs = run([
+      '-e',
+      script(
+        "const http = require('node:http'); const { WebSocket } = require('ws');" +
+          "const { createHub } = require('tidewire/server'); const { createClient } = require('tidewire/client');" +
+          "const { ReconnectingWebSocket, ReconnectingEventSource } = require('tidewire/reconnecting')",
+      ),
+    ]);
+    expect(esm).toBe('websocket a hi function function');
+    expect(cjs).toBe('websocket a hi function function');
+  });
+
+  it('ships minified browser builds with no Node built-ins', () => {
+    for (const file of ['browser/client.min.js', 'browser/reconnecting.min.js']) {
+      const code = readFileSync(`${root}dist/${file}`, 'utf8');
+      expect(code, file).not.toMatch(/from\s*["']node:|require\(|\bBuffer\b|\bprocess\./);
+    }
+  });
+
   it('ships type declarations for ESM and CJS', () => {
     for (const file of [
       'server/index.d.ts',
       'server/index.d.cts',
       'sse/index.d.ts',
       'sse/index.d.cts',
+      'client/index.d.ts',
+      'client/index.d.cts',
+      'reconnecting/index.d.ts',
+      'reconnecting/index.d.cts',
     ]) {
       expect(existsSync(`${root}dist/${file}`), file).toBe(true);
     }
@@ -88,5 +143,24 @@ describe('public types', () => {
       [data: unknown, event?: string | false, id?: string | number]
     >();
     expectTypeOf<SSEOptions['heartbeatMs']>().toEqualTypeOf<number | undefined>();
+  });
+
+  it('types the client: lifecycle events apart from envelope routes, no any', () => {
+    expectTypeOf(createClient).returns.toEqualTypeOf<Client>();
+    expectTypeOf<Client['publish']>().returns.toEqualTypeOf<Promise<Envelope>>();
+    expectTypeOf<Client['readyState']>().toEqualTypeOf<0 | 1 | 2 | 3>();
+    expectTypeOf<ClientEvents['gap']>().toEqualTypeOf<{ readonly channel: string }>();
+    expectTypeOf<ClientEvents['error']>().toEqualTypeOf<Error>();
+    expectTypeOf<Parameters<Client['on']>[0]>().toEqualTypeOf<
+      'open' | 'close' | 'error' | 'reconnecting' | 'gap'
+    >();
+    expectTypeOf<Parameters<Client['register']>[1]>().toEqualTypeOf<EnvelopeHandler>();
+    expectTypeOf<Parameters<EnvelopeHandler>>().toEqualTypeOf<
+      [data: unknown, envelope: Envelope]
+    >();
+    expectTypeOf<Subscription['ready']>().toEqualTypeOf<Promise<void>>();
+    expectTypeOf<NonNullable<ClientOptions['transports']>[number]>().toEqualTypeOf<TransportName>();
+    expectTypeOf<ReconnectingWebSocket['readyState']>().toEqualTypeOf<number>();
+    expectTypeOf<ReconnectingEventSource['lastEventId']>().toEqualTypeOf<string>();
   });
 });

@@ -2,9 +2,15 @@ import http from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Envelope } from '../../src/protocol/envelope.js';
 import type { HubOptions } from '../../src/server/index.js';
+import {
+  type ReceivedEvent,
+  RecordingEventSource,
+  closeEventSources,
+} from '../support/event-source.js';
 import { publishHttp, requestJson } from '../support/http-client.js';
 import { type TestHub, startHub } from '../support/hub-server.js';
 import { TestEventStream, type WireEvent } from '../support/sse-client.js';
+import { SurvivingBroker } from '../support/surviving-broker.js';
 import { waitFor } from '../support/wait.js';
 
 // Everything a test opens is closed in afterEach, even when the test fails half-way.
@@ -632,3 +638,303 @@ describe('GET /rt/sse: refusals while idle', () => {
     expect(stream.status).toBe(200);
   });
 });
+
+describe('GET /rt/sse?unnamed=1: envelopes as unnamed events, ping heartbeats', () => {
+  const brokers: SurvivingBroker[] = [];
+
+  afterEach(async () => {
+    closeEventSources();
+    await Promise.all(brokers.splice(0).map((broker) => broker.dispose()));
+  });
+
+  /** One envelope on an unnamed stream, byte for byte: no `event:` line. */
+  function unnamedWireText(envelope: Envelope, id = envelope.id): string {
+    return `id: ${id}\ndata: ${JSON.stringify(envelope)}\n\n`;
+  }
+
+  const PING = 'event: ping\ndata: {}\n\n';
+
+  /** The `subscribed` event of an unnamed stream, byte for byte. */
+  function unnamedSubscribedText(
+    id: string,
+    channels: Array<{ channel: string; position: string; recovered: boolean }>,
+    heartbeatMs: number,
+  ): string {
+    return `id: ${id}\nevent: subscribed\ndata: ${JSON.stringify({ channels, heartbeatMs })}\n\n`;
+  }
+
+  /** On an unnamed stream every envelope is a `message`: they are told apart by their data. */
+  function unnamedEnvelopes(stream: TestEventStream): Envelope[] {
+    return stream.ofType('message').map(envelopeOf);
+  }
+
+  /** `sentinel` for unnamed streams: waits for the envelope by its id in the data. */
+  async function unnamedSentinel(testHub: TestHub, stream: TestEventStream, channel: string) {
+    const envelope = await testHub.hub.publish(channel, 'sentinel', { event: 'sentinel' });
+    await waitFor(
+      () => unnamedEnvelopes(stream).some((e) => e.id === envelope.id),
+      5000,
+      'the sentinel envelope',
+    );
+    return envelope;
+  }
+
+  it('sends a subscribed event whose data also carries the hub sseHeartbeatMs', async () => {
+    const testHub = await hubWith({ sseHeartbeatMs: 12_345 });
+    const [, second] = await publishMany(testHub, 'a', 2);
+    const { stream, event } = await subscribed(sseUrl(testHub, 'channel=a&unnamed=1'));
+    const position = (second as Envelope).id;
+    expect(event.id).toBe(position);
+    expect(JSON.parse(event.data)).toEqual({
+      channels: [{ channel: 'a', position, recovered: false }],
+      heartbeatMs: 12_345,
+    });
+    // The same opening as the named form, then the subscribed event: no history replayed.
+    expect(stream.raw).toBe(
+      `${OPENING}id: ${position}\nevent: subscribed\n` +
+        `data: {"channels":[{"channel":"a","position":"${position}","recovered":false}],` +
+        `"heartbeatMs":12345}\n\n`,
+    );
+  });
+
+  it('writes every envelope as id: and data: lines only, its event name kept in the data', async () => {
+    const testHub = await hubWith();
+    const { stream } = await subscribed(sseUrl(testHub, 'channel=a&unnamed=1'));
+    const opening = stream.raw;
+    const envelopes = [
+      await testHub.hub.publish('a', { n: 1 }),
+      await testHub.hub.publish('a', { n: 2 }, { event: 'tick' }),
+      await testHub.hub.publish('a', 'text', { event: 'price.update' }),
+      // Named like the heartbeat: as an unnamed event it cannot be taken for one.
+      await testHub.hub.publish('a', { n: 4 }, { event: 'ping' }),
+    ];
+    await stream.waitForType('message', 4);
+    const expected = opening + envelopes.map((e) => unnamedWireText(e)).join('');
+    await waitFor(() => stream.raw.length >= expected.length);
+    expect(stream.raw).toBe(expected);
+    expect(unnamedWireText(envelopes[1] as Envelope)).toBe(
+      `id: ${envelopes[1]?.id}\n` +
+        `data: {"id":"${envelopes[1]?.id}","channel":"a","event":"tick","data":{"n":2},"ts":${envelopes[1]?.ts}}\n\n`,
+    );
+    expect(unnamedEnvelopes(stream)).toEqual(envelopes);
+    expect(stream.raw.match(/^event: .*$/gm)).toEqual(['event: subscribed']);
+    expect(stream.ofType('ping')).toEqual([]);
+  });
+
+  it('writes the envelopes of several channels with the same cursor ids as the named form', async () => {
+    const testHub = await hubWith();
+    const query = 'channel=a&channel=b';
+    const named = await subscribed(sseUrl(testHub, query));
+    const { stream, event } = await subscribed(sseUrl(testHub, `${query}&unnamed=1`));
+    expect(event.id).toBe(named.event.id);
+    const a1 = await testHub.hub.publish('a', 'a1', { event: 'tick' });
+    const b1 = await testHub.hub.publish('b', 'b1');
+    await stream.waitForType('message', 2);
+    await named.stream.waitForType('message', 1);
+    const [tick] = await named.stream.waitForType('tick', 1);
+    const [message] = named.stream.ofType('message');
+    const cursors = [tick?.id as string, message?.id as string];
+    // Cursors of both channels, not the envelope ids.
+    expect(cursors).not.toContain(a1.id);
+    expect(cursors).not.toContain(b1.id);
+    expect(stream.raw).toBe(
+      OPENING +
+        unnamedSubscribedText(
+          event.id as string,
+          [
+            { channel: 'a', position: `${epochOf(a1)}-0`, recovered: false },
+            { channel: 'b', position: `${epochOf(b1)}-0`, recovered: false },
+          ],
+          15_000,
+        ) +
+        unnamedWireText(a1, cursors[0]) +
+        unnamedWireText(b1, cursors[1]),
+    );
+    stream.close();
+
+    // The last id resumes both channels, as in the named form.
+    const a2 = await testHub.hub.publish('a', 'a2');
+    const b2 = await testHub.hub.publish('b', 'b2', { event: 'tick' });
+    const again = await subscribed(sseUrl(testHub, `${query}&unnamed=1`), {
+      'Last-Event-ID': cursors[1] as string,
+    });
+    expect(JSON.parse(again.event.data)).toEqual({
+      channels: [
+        { channel: 'a', position: a1.id, recovered: true },
+        { channel: 'b', position: b1.id, recovered: true },
+      ],
+      heartbeatMs: 15_000,
+    });
+    await unnamedSentinel(testHub, again.stream, 'b');
+    expect(unnamedEnvelopes(again.stream).slice(0, 2)).toEqual([a2, b2]);
+    expect(again.stream.ofType('message')).toHaveLength(3);
+  });
+
+  it('sends the heartbeat as event: ping with data {}, not as a comment', async () => {
+    const testHub = await hubWith({ sseHeartbeatMs: 40 });
+    const { stream, event } = await subscribed(sseUrl(testHub, 'channel=a&unnamed=1'));
+    expect(JSON.parse(event.data)).toMatchObject({ heartbeatMs: 40 });
+    const pings = await stream.waitForType('ping', 3, 2000);
+    // No id: a ping leaves the Last-Event-ID where it was.
+    expect(pings.slice(0, 3)).toEqual([
+      { event: 'ping', data: '{}' },
+      { event: 'ping', data: '{}' },
+      { event: 'ping', data: '{}' },
+    ]);
+    expect(stream.lastEventId).toBe(event.id);
+    // Nothing but pings after the opening (its one comment included) and the subscribed event.
+    const subscribedText = `id: ${event.id}\nevent: subscribed\n${dataLine(event)}\n\n`;
+    expect(stream.raw.replaceAll(PING, '')).toBe(OPENING + subscribedText);
+    // Pings go between events, never inside one.
+    const envelope = await testHub.hub.publish('a', { n: 1 });
+    await stream.waitForType('message', 1);
+    await stream.waitForType('ping', pings.length + 1, 2000);
+    expect(stream.raw.replaceAll(PING, '')).toBe(
+      OPENING + subscribedText + unnamedWireText(envelope),
+    );
+  });
+
+  it.each([['header'], ['query']])(
+    'resumes after a Last-Event-ID %s as the named form does',
+    async (how) => {
+      const testHub = await hubWith();
+      const first = await subscribed(sseUrl(testHub, 'channel=a&unnamed=1'));
+      const seen = await publishMany(testHub, 'a', 2);
+      await first.stream.waitForType('message', 2);
+      const last = first.stream.lastEventId as string;
+      expect(last).toBe(seen[1]?.id);
+      first.stream.close();
+      const missed = await publishMany(testHub, 'a', 3, 3);
+      const { stream, event } =
+        how === 'header'
+          ? await subscribed(sseUrl(testHub, 'channel=a&unnamed=1'), { 'Last-Event-ID': last })
+          : await subscribed(sseUrl(testHub, `channel=a&unnamed=1&lastEventId=${last}`));
+      expect(event.id).toBe(last);
+      expect(JSON.parse(event.data)).toEqual({
+        channels: [{ channel: 'a', position: last, recovered: true }],
+        heartbeatMs: 15_000,
+      });
+      const end = await unnamedSentinel(testHub, stream, 'a');
+      expect(stream.events.map((e) => e.id)).toEqual([last, ...missed.map((e) => e.id), end.id]);
+      expect(unnamedEnvelopes(stream)).toEqual([...missed, end]);
+      expect(stream.raw.endsWith([...missed, end].map((e) => unnamedWireText(e)).join(''))).toBe(
+        true,
+      );
+    },
+  );
+
+  it('keeps gap a named event, then sends what is held unnamed', async () => {
+    const testHub = await hubWith({ history: { maxCount: 3 } });
+    const envelopes = await publishMany(testHub, 'a', 6);
+    const { stream, event } = await subscribed(sseUrl(testHub, 'channel=a&unnamed=1'), {
+      'Last-Event-ID': envelopes[0]?.id as string,
+    });
+    await stream.waitForType('message', 3);
+    const held = envelopes.slice(3);
+    expect(stream.raw).toBe(
+      OPENING +
+        unnamedSubscribedText(
+          event.id as string,
+          [{ channel: 'a', position: envelopes[2]?.id as string, recovered: false }],
+          15_000,
+        ) +
+        `id: ${envelopes[2]?.id}\nevent: gap\ndata: {"channel":"a"}\n\n` +
+        held.map((e) => unnamedWireText(e)).join(''),
+    );
+  });
+
+  it.each([['channel=a'], ['channel=a&unnamed=0']])(
+    'keeps the named form, comment heartbeats and no heartbeatMs for %s',
+    async (query) => {
+      const testHub = await hubWith({ sseHeartbeatMs: 40 });
+      const { stream, event } = await subscribed(sseUrl(testHub, query));
+      expect(JSON.parse(event.data)).toEqual({
+        channels: [{ channel: 'a', position: event.id, recovered: false }],
+      });
+      const tick = await testHub.hub.publish('a', { n: 1 }, { event: 'tick' });
+      await stream.waitForType('tick', 1);
+      // The opening comment is one; wait for three heartbeat comments more.
+      await waitFor(() => (stream.raw.match(/^:\n\n/gm)?.length ?? 0) >= 4, 2000, 'heartbeats');
+      const subscribedText = `id: ${event.id}\nevent: subscribed\n${dataLine(event)}\n\n`;
+      expect(stream.raw.replaceAll(':\n\n', '')).toBe(
+        `retry: 2000\n\n${subscribedText}${wireText(tick)}`,
+      );
+      expect(stream.raw).not.toContain('event: ping');
+    },
+  );
+
+  /** What an EventSource's `onmessage` gets for an envelope of a one-channel unnamed stream. */
+  function asMessage(envelope: Envelope): ReceivedEvent {
+    return { type: 'message', data: JSON.stringify(envelope), lastEventId: envelope.id };
+  }
+
+  it('lets an EventSource get every envelope through onmessage alone, and pings by their name', async () => {
+    const testHub = await hubWith({ sseHeartbeatMs: 40 });
+    // Listeners for `ping`, `subscribed` and `gap` only: none for any envelope event name.
+    const client = new RecordingEventSource(`${sseUrl(testHub, 'channel=a')}&unnamed=1`, [
+      'ping',
+      'subscribed',
+      'gap',
+    ]);
+    const [subscribedEvent] = await client.waitForType('subscribed', 1);
+    const envelopes = [
+      await testHub.hub.publish('a', { n: 1 }),
+      await testHub.hub.publish('a', { n: 2 }, { event: 'tick' }),
+      await testHub.hub.publish('a', { n: 3 }, { event: 'ping' }),
+      await testHub.hub.publish('a', { n: 4 }, { event: 'message' }),
+    ];
+    await client.waitForType('message', 4);
+    await client.waitForType('ping', 2, 2000);
+    expect(client.ofType('message')).toEqual(envelopes.map(asMessage));
+    // Heartbeats carry {} and no id of their own: each sees the last id in force (none yet
+    // when it comes before the subscribed event).
+    const ids = ['', subscribedEvent?.lastEventId, ...envelopes.map((e) => e.id)];
+    for (const ping of client.ofType('ping')) {
+      expect(ping.data).toBe('{}');
+      expect(ids).toContain(ping.lastEventId);
+    }
+    expect(client.ofType('gap')).toEqual([]);
+    expect(client.errors).toBe(0);
+  });
+
+  it('lets an EventSource resume over a hub restart that kept history, with no gap', async () => {
+    const broker = new SurvivingBroker();
+    brokers.push(broker);
+    const options: HubOptions = { broker, sseRetryMs: 100 };
+    const oldHub = await hubWith(options);
+    const client = new RecordingEventSource(`${sseUrl(oldHub, 'channel=a')}&unnamed=1`, [
+      'subscribed',
+      'gap',
+    ]);
+    await client.waitForType('subscribed', 1);
+    const seen = await publishMany(oldHub, 'a', 2);
+    await client.waitForType('message', 2);
+
+    client.holdReconnects();
+    await oldHub.close();
+    await waitFor(() => client.requests.length === 2, 5000, 'a reconnect attempt');
+    const newHub = await startHub(options, oldHub.port);
+    hubs.push(newHub);
+    const whileAway = await publishMany(newHub, 'a', 2, 3);
+    client.releaseReconnects();
+
+    await client.waitForType('message', 4);
+    // The URL it reconnects to keeps unnamed=1, and the last id resumes from the store.
+    expect(client.requests[1]).toEqual({ lastEventId: seen[1]?.id });
+    expect(client.ofType('message')).toEqual([...seen, ...whileAway].map(asMessage));
+    expect(client.ofType('subscribed').map((e) => JSON.parse(e.data) as unknown)).toEqual([
+      {
+        channels: [
+          { channel: 'a', position: `${epochOf(seen[0] as Envelope)}-0`, recovered: false },
+        ],
+        heartbeatMs: 15_000,
+      },
+      { channels: [{ channel: 'a', position: seen[1]?.id, recovered: true }], heartbeatMs: 15_000 },
+    ]);
+    expect(client.ofType('gap')).toEqual([]);
+  });
+});
+
+function epochOf(envelope: Envelope): string {
+  return envelope.id.split('-')[0] as string;
+}

@@ -550,7 +550,12 @@ describe('publish frame', () => {
     await waitForMessages(sender, 1);
     await waitForMessages(reader, 1);
 
-    expect(ack).toEqual({ type: 'ack', ref: 'r1', id: expect.stringMatching(/^[0-9a-z]+-1$/) });
+    expect(ack).toEqual({
+      type: 'ack',
+      ref: 'r1',
+      id: expect.stringMatching(/^[0-9a-z]+-1$/),
+      ts: expect.any(Number),
+    });
     const expected = {
       type: 'message',
       id: ack?.id,
@@ -980,7 +985,9 @@ describe('binary data', () => {
 
     expect(subscribed).toMatchObject({ type: 'subscribed', channel: 'utf8', recovered: false });
     expect(message).toMatchObject({ type: 'message', channel: 'utf8', data: 'héllo ✓ 🌊' });
-    expect(socket.ofType('ack')).toEqual([{ type: 'ack', ref: 'u', id: message?.id }]);
+    expect(socket.ofType('ack')).toEqual([
+      { type: 'ack', ref: 'u', id: message?.id, ts: message?.ts },
+    ]);
     expect(socket.ofType('error')).toEqual([]);
   });
 

@@ -30,7 +30,7 @@ export function publishHttp(
   token?: string,
 ) {
   const query = event === undefined ? '' : `?event=${encodeURIComponent(event)}`;
-  return requestJson<{ id: string }>(
+  return requestJson<{ id: string; ts: number }>(
     `${baseUrl}/rt/publish/${encodeURIComponent(channel)}${query}`,
     {
       method: 'POST',

@@ -1,0 +1,126 @@
+import type { ErrorCode } from '../../protocol/codes.js';
+import { encodeCursor } from '../../protocol/cursor.js';
+import type { Envelope } from '../../protocol/envelope.js';
+import { TidewireError } from '../../protocol/errors.js';
+import { ClientError } from '../errors.js';
+import type { OutgoingPublish } from '../outbox.js';
+import type { ResolvedClientOptions, TransportName } from '../options.js';
+
+/**
+ * A link: one transport's connection to the hub, as the client sees it. The client owns
+ * subscriptions, positions, the outbox and reconnecting; a link only moves frames and
+ * reports what happened, and reports its end exactly once (`closed`).
+ *
+ * @internal
+ * @module
+ */
+
+/** How a link ended. */
+export interface LinkEnd {
+  /** WebSocket close code, when there was one. */
+  readonly code?: number;
+  /** HTTP status of a refused request, when there was one. */
+  readonly status?: number;
+  readonly reason: string;
+  /** What the server said (`TidewireError`) or what failed locally (`ClientError`). */
+  readonly error?: Error;
+}
+
+/** What a link reports to the client. */
+export interface LinkEvents {
+  /** The link is up: publishes may flow. */
+  opened(): void;
+  /** Anything at all arrived (frames, heartbeats): the link is alive. */
+  heard(): void;
+  /** The server's heartbeat interval, where the transport tells it. */
+  heartbeatHint(ms: number): void;
+  /** Where the subscription to `channel` now stands. */
+  subscribed(channel: string, position: string, recovered?: boolean): void;
+  envelope(envelope: Envelope): void;
+  gap(channel: string): void;
+  acked(ref: string, id: string, ts: number): void;
+  /** The server refused a publish (by its ref) or a frame (no ref). */
+  refused(error: TidewireError, ref?: string): void;
+  /** The server refused a subscription to `channels`. */
+  subscribeRefused(channels: readonly string[], error: TidewireError): void;
+  closed(end: LinkEnd): void;
+}
+
+/** What a link is given. */
+export interface LinkContext {
+  readonly options: ResolvedClientOptions;
+  /** The hub's HTTP base: origin + basePath, no trailing slash. */
+  readonly base: string;
+  /** The token of this connect, if any. */
+  readonly token: string | undefined;
+  readonly events: LinkEvents;
+  /** The channels the client wants now. */
+  channels(): string[];
+  /** The last known position of a channel, to resume from. */
+  position(channel: string): string | undefined;
+}
+
+export interface Link {
+  readonly name: TransportName;
+  /** The wanted channels changed: subscribe and unsubscribe to match. */
+  sync(): void;
+  publish(message: OutgoingPublish): void;
+  /** Sends a ping where the transport can; undefined where it cannot. */
+  readonly probe: (() => void) | undefined;
+  /** Ends the link at the client's wish; `closed` is not reported then. */
+  close(): void;
+}
+
+/** Turns a server's `{ code, message }` (an HTTP error body, an `error` frame) into an error. */
+export function serverError(value: unknown, fallback: string): TidewireError {
+  const body = (typeof value === 'object' && value !== null ? value : {}) as {
+    code?: unknown;
+    message?: unknown;
+  };
+  const code = typeof body.code === 'string' ? (body.code as ErrorCode) : 'INTERNAL';
+  return new TidewireError(code, typeof body.message === 'string' ? body.message : fallback);
+}
+
+/** The end of an HTTP request that the server answered with an error status. */
+export async function httpEnd(response: Response): Promise<LinkEnd> {
+  let body: unknown;
+  try {
+    body = await response.json();
+  } catch {
+    // Not ours (a proxy's HTML page): the status says enough.
+  }
+  const error = serverError(body, `HTTP ${response.status}`);
+  return { status: response.status, reason: error.message, error };
+}
+
+/** The end of a request that failed in the network. */
+export function networkEnd(error: unknown): LinkEnd {
+  const reason = error instanceof Error ? error.message : String(error);
+  return { reason, error: new ClientError('TRANSPORT', reason) };
+}
+
+/** Request headers of the HTTP transports: the token as a bearer, where the client has one. */
+export function authHeaders(token: string | undefined): Record<string, string> {
+  return token === undefined ? {} : { Authorization: `Bearer ${token}` };
+}
+
+/** `?channel=a&channel=b&…` for the SSE and poll endpoints. */
+export function channelQuery(channels: readonly string[], extra: Record<string, string>): string {
+  const query = new URLSearchParams();
+  for (const channel of channels) query.append('channel', channel);
+  for (const [name, value] of Object.entries(extra)) query.set(name, value);
+  return query.toString();
+}
+
+/**
+ * The cursor that resumes `channels` from the client's positions, in the multi-channel form
+ * whenever there are several channels (only some may have a position yet).
+ */
+export function cursorOf(context: LinkContext, channels: readonly string[]): string | undefined {
+  const positions = new Map<string, string>();
+  for (const channel of channels) {
+    const position = context.position(channel);
+    if (position !== undefined) positions.set(channel, position);
+  }
+  return positions.size === 0 ? undefined : encodeCursor(positions, channels.length > 1);
+}

@@ -1,0 +1,172 @@
+import type { Envelope } from '../../protocol/envelope.js';
+import { createParser } from '../../sse/parser.js';
+import type { OutgoingPublish } from '../outbox.js';
+import { HttpSender } from './http-send.js';
+import {
+  type Link,
+  type LinkContext,
+  type LinkEnd,
+  authHeaders,
+  channelQuery,
+  cursorOf,
+  httpEnd,
+  networkEnd,
+  serverError,
+} from './link.js';
+
+/**
+ * The SSE link: `GET /rt/sse?channel=…&unnamed=1`, over the browser's EventSource where it
+ * exists (and no token needs a header), else over `fetch` with tidewire's own parser, which
+ * sends `Authorization` and sees comments (PITFALLS #12). `unnamed=1` makes every envelope an
+ * unnamed event and the heartbeat an `event: ping`: an EventSource hears both. Publishes go
+ * out as `POST /rt/send`.
+ *
+ * EventSource reconnects by itself, but with its own delay and the cursor of its last event:
+ * this link closes it on the first error instead and lets the client reconnect with backoff
+ * and its own positions, so that there is one reconnect policy, not two racing.
+ *
+ * @internal
+ */
+export class SseLink implements Link {
+  readonly name = 'sse' as const;
+  readonly probe = undefined;
+  readonly #context: LinkContext;
+  readonly #sender: HttpSender;
+  #stream: { close(): void } | undefined;
+  #channels = '';
+  #isOpen = false;
+  #isEnded = false;
+
+  constructor(context: LinkContext) {
+    this.#context = context;
+    this.#sender = new HttpSender(context, (end) => this.#end(end));
+    this.#connect();
+  }
+
+  /** A stream's channels are fixed by its URL: a change opens a new one, from the positions. */
+  sync(): void {
+    if (this.#context.channels().join('\n') !== this.#channels) this.#connect();
+  }
+
+  publish(message: OutgoingPublish): void {
+    this.#sender.publish(message);
+  }
+
+  close(): void {
+    this.#isEnded = true;
+    this.#stream?.close();
+    this.#sender.close();
+  }
+
+  #connect(): void {
+    this.#stream?.close();
+    this.#stream = undefined;
+    const { options, token } = this.#context;
+    const channels = this.#context.channels();
+    this.#channels = channels.join('\n');
+    // Nothing to stream yet: the link is up for publishing.
+    if (channels.length === 0) {
+      // Not from the constructor: the client ignores a link's events until it has it.
+      queueMicrotask(() => this.#opened());
+      return;
+    }
+    const extra: Record<string, string> = { unnamed: '1' };
+    const cursor = cursorOf(this.#context, channels);
+    if (cursor !== undefined) extra.lastEventId = cursor;
+    if (options.EventSource && token !== undefined) extra.token = token;
+    const url = `${this.#context.base}/sse?${channelQuery(channels, extra)}`;
+    this.#stream = options.EventSource ? this.#eventSource(url) : this.#fetchStream(url);
+  }
+
+  #eventSource(url: string): { close(): void } {
+    const { options } = this.#context;
+    const source = new options.EventSource!(url, { withCredentials: options.withCredentials });
+    source.onopen = () => this.#opened();
+    for (const type of ['message', 'subscribed', 'gap', 'ping']) {
+      source.addEventListener(type, (event) => this.#onEvent(type, String(event.data)));
+    }
+    // Both the server's `event: error` (with data) and a failed connection (without).
+    source.addEventListener('error', (event) => {
+      if (event.data !== undefined) this.#onEvent('error', String(event.data));
+      else if (this.#stream === stream) this.#end({ reason: 'EventSource failed' });
+    });
+    const stream = { close: () => source.close() };
+    return stream;
+  }
+
+  #fetchStream(url: string): { close(): void } {
+    const abort = new AbortController();
+    const stream = { close: () => abort.abort() };
+    const { options, token, events } = this.#context;
+    const parser = createParser({
+      onEvent: ({ event, data }) => this.#onEvent(event, data),
+      onComment: () => events.heard(),
+    });
+    const read = async () => {
+      const response = await options.fetch!(url, {
+        headers: { Accept: 'text/event-stream', ...authHeaders(token) },
+        credentials: options.withCredentials ? 'include' : 'same-origin',
+        cache: 'no-store',
+        signal: abort.signal,
+      });
+      const type = response.headers.get('content-type') ?? '';
+      if (!response.ok || !response.body || !type.startsWith('text/event-stream')) {
+        return this.#end(await httpEnd(response));
+      }
+      this.#opened();
+      const reader = response.body.getReader();
+      for (;;) {
+        const { done, value } = await reader.read();
+        if (done) break;
+        events.heard();
+        parser.feed(value);
+      }
+      if (!abort.signal.aborted) this.#end({ reason: 'the server ended the stream' });
+    };
+    read().catch((error: unknown) => {
+      if (!abort.signal.aborted) this.#end(networkEnd(error));
+    });
+    return stream;
+  }
+
+  #opened(): void {
+    if (this.#isOpen || this.#isEnded) return;
+    this.#isOpen = true;
+    this.#context.events.opened();
+  }
+
+  #onEvent(type: string, data: string): void {
+    const { events } = this.#context;
+    events.heard();
+    let value: Record<string, unknown>;
+    try {
+      value = JSON.parse(data) as Record<string, unknown>;
+    } catch {
+      return;
+    }
+    if (type === 'message') {
+      events.envelope(value as unknown as Envelope);
+    } else if (type === 'subscribed') {
+      if (typeof value.heartbeatMs === 'number') events.heartbeatHint(value.heartbeatMs);
+      const list = (value.channels ?? []) as Array<{
+        channel: string;
+        position: string;
+        recovered: boolean;
+      }>;
+      for (const { channel, position, recovered } of list)
+        events.subscribed(channel, position, recovered);
+    } else if (type === 'gap') {
+      events.gap(value.channel as string);
+    } else if (type === 'error') {
+      // The server refused the subscription; the stream ends after it.
+      const error = serverError(value, 'refused');
+      this.#end({ reason: error.message, error });
+    }
+  }
+
+  #end(end: LinkEnd): void {
+    if (this.#isEnded) return;
+    this.close();
+    this.#context.events.closed(end);
+  }
+}

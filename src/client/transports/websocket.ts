@@ -1,0 +1,202 @@
+import type { Envelope } from '../../protocol/envelope.js';
+import type { OutgoingPublish } from '../outbox.js';
+import type { ResolvedClientOptions, WebSocketLike } from '../options.js';
+import { type Link, type LinkContext, serverError } from './link.js';
+
+/**
+ * The WebSocket link: `GET /rt/ws`, JSON frames of SPEC.md. Subscribes to what the client
+ * wants as soon as the socket opens (with `since` positions, so a reconnect resumes), and
+ * pings with `{"type":"ping"}` when asked to probe.
+ *
+ * @internal
+ */
+export class WebSocketLink implements Link {
+  readonly name = 'websocket' as const;
+  readonly #context: LinkContext;
+  readonly #ws: WebSocketLike;
+  /** Channels this socket subscribed to, so that `sync` sends only the difference. */
+  readonly #subscribed = new Set<string>();
+  /** Subscribe refs in flight → their channels, to tell which ones a refusal is about. */
+  readonly #refs = new Map<string, string[]>();
+  #nextRef = 0;
+  #isEnded = false;
+
+  constructor(context: LinkContext) {
+    this.#context = context;
+    const { options, base, token } = context;
+    let url = `${base.replace(/^http/, 'ws')}/ws`;
+    // A browser's WebSocket cannot send headers; Node's `ws` can (options, third argument).
+    const isBrowser = typeof (globalThis as { document?: unknown }).document !== 'undefined';
+    if (token !== undefined && isBrowser) url += `?token=${encodeURIComponent(token)}`;
+    const headers: Record<string, string> =
+      token !== undefined && !isBrowser ? { Authorization: `Bearer ${token}` } : {};
+    const ws = new options.WebSocket!(url, [], { headers });
+    this.#ws = ws;
+    ws.onopen = () => this.#onOpen();
+    ws.onmessage = (event) => this.#onMessage(event.data);
+    ws.onclose = (event) => this.#end(event.code, event.reason || `closed with ${event.code}`);
+    // 'close' follows every 'error'.
+    ws.onerror = () => {};
+  }
+
+  readonly probe = () => this.#send('{"type":"ping"}');
+
+  sync(): void {
+    if (this.#ws.readyState !== 1) return;
+    const wanted = new Set(this.#context.channels());
+    const gone = [...this.#subscribed].filter((channel) => !wanted.has(channel));
+    const fresh = [...wanted].filter((channel) => !this.#subscribed.has(channel));
+    if (gone.length > 0) {
+      for (const channel of gone) this.#subscribed.delete(channel);
+      this.#send(JSON.stringify({ type: 'unsubscribe', channels: gone }));
+    }
+    if (fresh.length === 0) return;
+    const since: Record<string, string> = {};
+    for (const channel of fresh) {
+      this.#subscribed.add(channel);
+      const position = this.#context.position(channel);
+      if (position !== undefined) since[channel] = position;
+    }
+    const ref = `s${++this.#nextRef}`;
+    this.#refs.set(ref, fresh);
+    this.#send(JSON.stringify({ type: 'subscribe', channels: fresh, since, ref }));
+  }
+
+  publish(message: OutgoingPublish): void {
+    this.#send(message.text);
+  }
+
+  close(): void {
+    this.#isEnded = true;
+    this.#detach();
+  }
+
+  /**
+   * Lets the socket go at once. On a dead link close() waits for a handshake that never
+   * comes: the client does not wait with it, the browser (or ws) finishes it in the background.
+   */
+  #detach(): void {
+    const ws = this.#ws;
+    ws.onopen = ws.onmessage = ws.onclose = null;
+    if (ws.readyState < 2) ws.close(1000, 'client closed');
+  }
+
+  #onOpen(): void {
+    this.#context.events.opened();
+    this.sync();
+    // Ask for an answer at once: a proxy that lets the upgrade through but no frames is a
+    // failed transport, and only an answer tells them apart.
+    if (this.#subscribed.size === 0) this.probe();
+  }
+
+  #send(text: string): void {
+    if (this.#ws.readyState === 1) this.#ws.send(text);
+  }
+
+  #onMessage(data: unknown): void {
+    const { events } = this.#context;
+    events.heard();
+    if (typeof data !== 'string') return;
+    let frame: { type?: unknown } & Record<string, unknown>;
+    try {
+      frame = JSON.parse(data) as typeof frame;
+    } catch {
+      return; // a bare `pong`, or nothing of ours
+    }
+    switch (frame.type) {
+      case 'message': {
+        const { type: _type, ...envelope } = frame;
+        events.envelope(envelope as unknown as Envelope);
+        break;
+      }
+      case 'subscribed':
+        this.#confirm(frame.channel as string);
+        events.subscribed(
+          frame.channel as string,
+          frame.position as string,
+          frame.recovered === true,
+        );
+        break;
+      case 'gap':
+        events.gap(frame.channel as string);
+        break;
+      case 'ack':
+        events.acked(frame.ref as string, frame.id as string, frame.ts as number);
+        break;
+      case 'error':
+        this.#onError(frame);
+        break;
+    }
+  }
+
+  /** Forgets a subscribe ref once every channel of it is confirmed. */
+  #confirm(channel: string): void {
+    for (const [ref, channels] of this.#refs) {
+      const rest = channels.filter((other) => other !== channel);
+      if (rest.length === 0) this.#refs.delete(ref);
+      else this.#refs.set(ref, rest);
+    }
+  }
+
+  #onError(frame: Record<string, unknown>): void {
+    const ref = typeof frame.ref === 'string' ? frame.ref : undefined;
+    const channels = ref === undefined ? undefined : this.#refs.get(ref);
+    // A refused subscribe holds nothing on the server: subscribing again must resend it.
+    const error = serverError(frame, 'refused');
+    if (channels) {
+      this.#refs.delete(ref as string);
+      for (const channel of channels) this.#subscribed.delete(channel);
+      this.#context.events.subscribeRefused(channels, error);
+    } else {
+      this.#context.events.refused(error, ref);
+    }
+  }
+
+  #end(code: number, reason: string): void {
+    if (this.#isEnded) return;
+    this.#isEnded = true;
+    this.#detach();
+    this.#context.events.closed({ code, reason });
+  }
+}
+
+/**
+ * Whether a WebSocket to the hub opens and answers a ping within the connect timeout: the
+ * cheap test before climbing back from a fallback transport.
+ *
+ * @internal
+ */
+export function probeWebSocket(
+  base: string,
+  token: string | undefined,
+  options: ResolvedClientOptions,
+): Promise<boolean> {
+  return new Promise((resolve) => {
+    const done = (isReachable: boolean) => {
+      clearTimeout(timer);
+      link.close();
+      resolve(isReachable);
+    };
+    const timer = setTimeout(() => done(false), options.connectTimeoutMs);
+    const ignore = () => {};
+    const link = new WebSocketLink({
+      options,
+      base,
+      token,
+      channels: () => [],
+      position: () => undefined,
+      events: {
+        opened: ignore,
+        heard: () => done(true),
+        heartbeatHint: ignore,
+        subscribed: ignore,
+        envelope: ignore,
+        gap: ignore,
+        acked: ignore,
+        refused: ignore,
+        subscribeRefused: ignore,
+        closed: () => done(false),
+      },
+    });
+  });
+}
