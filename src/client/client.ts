@@ -355,6 +355,11 @@ export class Client {
     return {
       opened: () => isCurrent() && this.#onOpened(),
       heard: () => isCurrent() && this.#onHeard(),
+      idle: () => {
+        if (!isCurrent()) return;
+        this.#liveness?.stop();
+        this.#liveness = undefined;
+      },
       heartbeatHint: (ms) => isCurrent() && this.#liveness?.setQuiet(ms),
       subscribed: (channel, position) => isCurrent() && this.#channels.confirm(channel, position),
       envelope: (envelope) => isCurrent() && this.#channels.deliver(envelope),
@@ -381,31 +386,38 @@ export class Client {
     clearTimeout(this.#connectTimer);
     const link = this.#link as Link;
     this.#state = 'open';
-    if (!link.name.endsWith('polling')) {
-      const { intervalMs, timeoutMs, hiddenTimeoutMs } = this.#options;
-      this.#liveness = new Liveness({
-        quietMs: intervalMs,
-        timeoutMs,
-        hiddenTimeoutMs,
-        probe: link.probe,
-        onDead: () =>
-          this.#onLinkEnd(link, {
-            reason: `no sign of life within ${timeoutMs} ms`,
-            error: new ClientError('TRANSPORT', 'dead link: heartbeat timed out'),
-          }),
-      });
-    }
+    // A WebSocket is watched from the start (it pings); an SSE stream from its first sign of
+    // life, as one without channels has no stream to watch; polls time out by themselves.
+    if (link.probe) this.#watch(link);
     this.#emitter.emit('open', { transport: link.name });
     link.sync();
     this.#flush();
     this.#scheduleUpgrade();
   }
 
+  /** Starts the dead-link watch of `link` (see `heartbeat.ts`). */
+  #watch(link: Link): void {
+    const { intervalMs, timeoutMs, hiddenTimeoutMs } = this.#options;
+    this.#liveness = new Liveness({
+      quietMs: intervalMs,
+      timeoutMs,
+      hiddenTimeoutMs,
+      probe: link.probe,
+      onDead: () =>
+        this.#onLinkEnd(link, {
+          reason: `no sign of life within ${timeoutMs} ms`,
+          error: new ClientError('TRANSPORT', 'dead link: heartbeat timed out'),
+        }),
+    });
+  }
+
   #onHeard(): void {
-    this.#liveness?.heard();
+    const link = this.#link as Link;
+    if (this.#liveness) this.#liveness.heard();
+    else if (this.#state === 'open' && !link.name.endsWith('polling')) this.#watch(link);
     if (this.#isHeard) return;
     this.#isHeard = true;
-    this.#worked.add(this.#link!.name);
+    this.#worked.add(link.name);
     this.#attempt = 0;
     this.#authRetries = 0;
   }

@@ -126,6 +126,8 @@ describe.each(VARIANTS)('client over $name', ({ transport, options }) => {
     const off = client.on('close', () => {
       off();
       pending = client.publish('a', { n: 0 });
+      // It may reject before the test gets to await it: handled here, checked below.
+      pending.catch(() => {});
     });
     await testHub.close();
     await waitFor(() => pending !== undefined);
@@ -211,6 +213,29 @@ describe('transport fallback', () => {
       await recorder.waitForN('a', next - 1);
       expect(recorder.sequence('a')).toEqual(range(0, next - 1));
       expect(recorder.of('open')).toEqual([{ transport: fallback }, { transport: 'websocket' }]);
+    },
+  );
+});
+
+describe('a link with nothing to watch', () => {
+  it.each(VARIANTS.filter(({ transport }) => transport === 'sse'))(
+    'keeps an SSE client ($name) without channels open: no stream is no dead link',
+    async ({ transport, options }) => {
+      const testHub = await resources.hub();
+      const client = resources.client(testHub.url, fastOptions(transport, options));
+      const closes: string[] = [];
+      client.on('close', ({ reason }) => closes.push(reason));
+      await waitFor(() => client.readyState === 1);
+      // Several heartbeat windows (200 ms quiet + 300 ms timeout) without a byte from the hub.
+      await sleep(1500);
+      expect(closes).toEqual([]);
+      expect((await client.publish('a', 'hi')).data).toBe('hi');
+      // Once it streams, it is watched like any stream, and hears what is published.
+      const got: unknown[] = [];
+      await client.subscribe('a', (data) => got.push(data)).ready;
+      await testHub.hub.publish('a', 1);
+      await waitFor(() => got.length === 1);
+      expect(closes).toEqual([]);
     },
   );
 });

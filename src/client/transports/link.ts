@@ -32,6 +32,8 @@ export interface LinkEvents {
   opened(): void;
   /** Anything at all arrived (frames, heartbeats): the link is alive. */
   heard(): void;
+  /** The link carries no stream for now (SSE without channels): there is nothing to watch. */
+  idle(): void;
   /** The server's heartbeat interval, where the transport tells it. */
   heartbeatHint(ms: number): void;
   /** Where the subscription to `channel` now stands. */

@@ -67,7 +67,11 @@ export class SseLink implements Link {
     // Nothing to stream yet: the link is up for publishing.
     if (channels.length === 0) {
       // Not from the constructor: the client ignores a link's events until it has it.
-      queueMicrotask(() => this.#opened());
+      queueMicrotask(() => {
+        this.#opened();
+        // No stream, nothing to hear: a quiet link here is no dead link.
+        if (!this.#isEnded) this.#context.events.idle();
+      });
       return;
     }
     const extra: Record<string, string> = { unnamed: '1' };

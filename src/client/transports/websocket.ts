@@ -188,6 +188,7 @@ export function probeWebSocket(
       events: {
         opened: ignore,
         heard: () => done(true),
+        idle: ignore,
         heartbeatHint: ignore,
         subscribed: ignore,
         envelope: ignore,
