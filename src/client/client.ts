@@ -100,7 +100,7 @@ export class Client {
    * client, until its last `release()`. Options of later calls are ignored.
    */
   static shared(url: string, options: ClientOptions = {}): Client {
-    const key = `${hubBase(url, options.basePath ?? '/rt')}`;
+    const key = hubBase(url, options.basePath ?? '/rt');
     return registry.acquire(key, () => new Client(url, options));
   }
 
@@ -115,6 +115,7 @@ export class Client {
   #liveness: Liveness | undefined;
   /** Whether the current link has heard the server: a link that never did is a failed transport. */
   #isHeard = false;
+  #isDestroyed = false;
   /** Transports that have worked in this client's life. */
   readonly #worked = new Set<TransportName>();
   #transportIndex = 0;
@@ -128,6 +129,7 @@ export class Client {
   #retryTimer: ReturnType<typeof setTimeout> | undefined;
   #connectTimer: ReturnType<typeof setTimeout> | undefined;
   #upgradeTimer: ReturnType<typeof setTimeout> | undefined;
+  #upgradeProbe: AbortController | undefined;
   #tokenTimer: ReturnType<typeof setTimeout> | undefined;
   #stopWatching: (() => void) | undefined;
 
@@ -302,8 +304,6 @@ export class Client {
     this.#emitter.emit('close', { transport, reason: 'destroyed', willReconnect: false });
     this.#emitter.clear();
   }
-
-  #isDestroyed = false;
 
   #assertAlive(): void {
     if (this.#isDestroyed) throw new ClientError('DESTROYED', 'the client was destroyed');
@@ -527,6 +527,7 @@ export class Client {
   #dropLink(): void {
     clearTimeout(this.#connectTimer);
     clearTimeout(this.#upgradeTimer);
+    this.#upgradeProbe?.abort();
     this.#liveness?.stop();
     this.#liveness = undefined;
     this.#link?.close();
@@ -568,9 +569,13 @@ export class Client {
 
   async #tryUpgrade(): Promise<void> {
     const best = this.#options.transports[0];
+    const probe = new AbortController();
+    this.#upgradeProbe = probe;
     const isReachable =
-      best !== 'websocket' || (await probeWebSocket(this.url, this.#token?.value, this.#options));
-    if (this.#state !== 'open') return;
+      best !== 'websocket' ||
+      (await probeWebSocket(this.url, this.#token?.value, this.#options, probe.signal));
+    // The link this probe was for is gone: its successor schedules its own.
+    if (probe.signal.aborted || this.#state !== 'open') return;
     if (!isReachable) {
       this.#upgradeDelayMs = Math.min(
         this.#upgradeDelayMs * 2,

@@ -1,11 +1,8 @@
 import type { Envelope } from '../../protocol/envelope.js';
 import { readCursor } from '../../protocol/cursor.js';
-import type { OutgoingPublish } from '../outbox.js';
-import { HttpSender } from './http-send.js';
+import { HttpLink } from './http-link.js';
 import {
-  type Link,
   type LinkContext,
-  type LinkEnd,
   authHeaders,
   channelQuery,
   cursorOf,
@@ -26,59 +23,37 @@ type PollAnswer = {
  *
  * @internal
  */
-export class PollingLink implements Link {
-  readonly probe = undefined;
-  readonly #context: LinkContext;
-  readonly #sender: HttpSender;
+export class PollingLink extends HttpLink {
   #abort: AbortController | undefined;
   #timer: ReturnType<typeof setTimeout> | undefined;
-  #channels = '';
-  #isOpen = false;
-  #isEnded = false;
+  readonly #context: LinkContext;
 
   constructor(
     context: LinkContext,
     readonly name: 'long-polling' | 'polling',
   ) {
+    super(context);
     this.#context = context;
-    this.#sender = new HttpSender(context, (end) => this.#end(end));
-    this.#next(0);
+    this.restart();
   }
 
-  /** A held poll's channels are fixed by its URL: a change polls again at once. */
-  sync(): void {
-    if (this.#context.channels().join('\n') !== this.#channels) this.#next(0);
-  }
-
-  publish(message: OutgoingPublish): void {
-    this.#sender.publish(message);
-  }
-
-  close(): void {
-    this.#isEnded = true;
-    this.#stop();
-    this.#sender.close();
-  }
-
-  #stop(): void {
+  protected stop(): void {
     this.#abort?.abort();
     this.#abort = undefined;
     clearTimeout(this.#timer);
   }
 
-  #next(delayMs: number): void {
-    this.#stop();
-    this.#channels = this.#context.channels().join('\n');
-    if (this.#channels === '') {
-      // Not from the constructor: the client ignores a link's events until it has it.
-      queueMicrotask(() => this.#opened());
-      return;
-    }
+  protected start(): void {
+    this.#schedule(0);
+  }
+
+  #schedule(delayMs: number): void {
+    this.stop();
     this.#timer = setTimeout(() => {
       const abort = new AbortController();
       this.#abort = abort;
       this.#poll(abort).catch((error: unknown) => {
-        if (!abort.signal.aborted) this.#end(networkEnd(error));
+        if (!abort.signal.aborted) this.end(networkEnd(error));
       });
     }, delayMs);
   }
@@ -92,13 +67,13 @@ export class PollingLink implements Link {
     // poll of a link: on a quiet channel a held one would not answer before the connect
     // timeout, and the link would never open.
     const isNew = channels.some((channel) => this.#context.position(channel) === undefined);
-    const isHeld = this.name === 'long-polling' && this.#isOpen && !isNew;
+    const isHeld = this.name === 'long-polling' && this.isOpen && !isNew;
     const holdMs = isHeld ? options.pollTimeoutMs : 0;
     const extra: Record<string, string> = { timeout: String(holdMs) };
     if (cursor !== undefined) extra.cursor = cursor;
     const deadline = setTimeout(() => {
       abort.abort();
-      this.#end({ reason: `no answer within ${holdMs + options.timeoutMs} ms` });
+      this.end({ reason: `no answer within ${holdMs + options.timeoutMs} ms` });
     }, holdMs + options.timeoutMs);
     try {
       const response = await options.fetch!(`${base}/poll?${channelQuery(channels, extra)}`, {
@@ -109,18 +84,18 @@ export class PollingLink implements Link {
       });
       if (response.status !== 200) {
         const end = await httpEnd(response);
-        if (!abort.signal.aborted) this.#end(end);
+        if (!abort.signal.aborted) this.end(end);
         return;
       }
       const answer = (await response.json()) as PollAnswer;
       if (abort.signal.aborted) return;
-      this.#opened();
+      this.opened();
       events.heard();
       this.#deliver(answer, channels);
     } finally {
       clearTimeout(deadline);
     }
-    if (!this.#isEnded) this.#next(this.name === 'long-polling' ? 0 : options.pollIntervalMs);
+    if (!this.isEnded) this.#schedule(this.name === 'long-polling' ? 0 : options.pollIntervalMs);
   }
 
   #deliver(answer: PollAnswer, channels: string[]): void {
@@ -133,17 +108,5 @@ export class PollingLink implements Link {
     for (const [channel, position] of readCursor(answer.cursor, channels)) {
       events.subscribed(channel, position);
     }
-  }
-
-  #opened(): void {
-    if (this.#isOpen || this.#isEnded) return;
-    this.#isOpen = true;
-    this.#context.events.opened();
-  }
-
-  #end(end: LinkEnd): void {
-    if (this.#isEnded) return;
-    this.close();
-    this.#context.events.closed(end);
   }
 }

@@ -1,11 +1,8 @@
 import type { Envelope } from '../../protocol/envelope.js';
 import { createParser } from '../../sse/parser.js';
-import type { OutgoingPublish } from '../outbox.js';
-import { HttpSender } from './http-send.js';
+import { HttpLink } from './http-link.js';
 import {
-  type Link,
   type LinkContext,
-  type LinkEnd,
   authHeaders,
   channelQuery,
   cursorOf,
@@ -27,53 +24,24 @@ import {
  *
  * @internal
  */
-export class SseLink implements Link {
+export class SseLink extends HttpLink {
   readonly name = 'sse' as const;
-  readonly probe = undefined;
-  readonly #context: LinkContext;
-  readonly #sender: HttpSender;
   #stream: { close(): void } | undefined;
-  #channels = '';
-  #isOpen = false;
-  #isEnded = false;
+  readonly #context: LinkContext;
 
   constructor(context: LinkContext) {
+    super(context);
     this.#context = context;
-    this.#sender = new HttpSender(context, (end) => this.#end(end));
-    this.#connect();
+    this.restart();
   }
 
-  /** A stream's channels are fixed by its URL: a change opens a new one, from the positions. */
-  sync(): void {
-    if (this.#context.channels().join('\n') !== this.#channels) this.#connect();
-  }
-
-  publish(message: OutgoingPublish): void {
-    this.#sender.publish(message);
-  }
-
-  close(): void {
-    this.#isEnded = true;
-    this.#stream?.close();
-    this.#sender.close();
-  }
-
-  #connect(): void {
+  protected stop(): void {
     this.#stream?.close();
     this.#stream = undefined;
+  }
+
+  protected start(channels: string[]): void {
     const { options, token } = this.#context;
-    const channels = this.#context.channels();
-    this.#channels = channels.join('\n');
-    // Nothing to stream yet: the link is up for publishing.
-    if (channels.length === 0) {
-      // Not from the constructor: the client ignores a link's events until it has it.
-      queueMicrotask(() => {
-        this.#opened();
-        // No stream, nothing to hear: a quiet link here is no dead link.
-        if (!this.#isEnded) this.#context.events.idle();
-      });
-      return;
-    }
     const extra: Record<string, string> = { unnamed: '1' };
     const cursor = cursorOf(this.#context, channels);
     if (cursor !== undefined) extra.lastEventId = cursor;
@@ -85,14 +53,14 @@ export class SseLink implements Link {
   #eventSource(url: string): { close(): void } {
     const { options } = this.#context;
     const source = new options.EventSource!(url, { withCredentials: options.withCredentials });
-    source.onopen = () => this.#opened();
+    source.onopen = () => this.opened();
     for (const type of ['message', 'subscribed', 'gap', 'ping']) {
       source.addEventListener(type, (event) => this.#onEvent(type, String(event.data)));
     }
     // Both the server's `event: error` (with data) and a failed connection (without).
     source.addEventListener('error', (event) => {
       if (event.data !== undefined) this.#onEvent('error', String(event.data));
-      else if (this.#stream === stream) this.#end({ reason: 'EventSource failed' });
+      else if (this.#stream === stream) this.end({ reason: 'EventSource failed' });
     });
     const stream = { close: () => source.close() };
     return stream;
@@ -115,9 +83,9 @@ export class SseLink implements Link {
       });
       const type = response.headers.get('content-type') ?? '';
       if (!response.ok || !response.body || !type.startsWith('text/event-stream')) {
-        return this.#end(await httpEnd(response));
+        return this.end(await httpEnd(response));
       }
-      this.#opened();
+      this.opened();
       const reader = response.body.getReader();
       for (;;) {
         const { done, value } = await reader.read();
@@ -125,18 +93,12 @@ export class SseLink implements Link {
         events.heard();
         parser.feed(value);
       }
-      if (!abort.signal.aborted) this.#end({ reason: 'the server ended the stream' });
+      if (!abort.signal.aborted) this.end({ reason: 'the server ended the stream' });
     };
     read().catch((error: unknown) => {
-      if (!abort.signal.aborted) this.#end(networkEnd(error));
+      if (!abort.signal.aborted) this.end(networkEnd(error));
     });
     return stream;
-  }
-
-  #opened(): void {
-    if (this.#isOpen || this.#isEnded) return;
-    this.#isOpen = true;
-    this.#context.events.opened();
   }
 
   #onEvent(type: string, data: string): void {
@@ -164,13 +126,7 @@ export class SseLink implements Link {
     } else if (type === 'error') {
       // The server refused the subscription; the stream ends after it.
       const error = serverError(value, 'refused');
-      this.#end({ reason: error.message, error });
+      this.end({ reason: error.message, error });
     }
-  }
-
-  #end(end: LinkEnd): void {
-    if (this.#isEnded) return;
-    this.close();
-    this.#context.events.closed(end);
   }
 }

@@ -170,14 +170,19 @@ export function probeWebSocket(
   base: string,
   token: string | undefined,
   options: ResolvedClientOptions,
+  signal: AbortSignal,
 ): Promise<boolean> {
   return new Promise((resolve) => {
     const done = (isReachable: boolean) => {
       clearTimeout(timer);
+      signal.removeEventListener('abort', abandon);
       link.close();
       resolve(isReachable);
     };
-    const timer = setTimeout(() => done(false), options.connectTimeoutMs);
+    // The client moved on (destroyed, relinked): no socket or timer outlives it.
+    const abandon = () => done(false);
+    signal.addEventListener('abort', abandon);
+    const timer = setTimeout(abandon, options.connectTimeoutMs);
     const ignore = () => {};
     const link = new WebSocketLink({
       options,
