@@ -6,6 +6,7 @@ export default defineConfig([
     entry: {
       'server/index': 'src/server/index.ts',
       'sse/index': 'src/sse/index.ts',
+      'redis/index': 'src/redis/index.ts',
     },
     format: ['esm', 'cjs'],
     dts: true,

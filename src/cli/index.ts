@@ -30,6 +30,11 @@ program
     '--publish-token <token>',
     'bearer token that POST /rt/publish/:channel requires (env TIDEWIRE_PUBLISH_TOKEN)',
   )
+  .option(
+    '--redis <url>',
+    'run as one node of many on this Redis, e.g. redis://127.0.0.1:6379 (env TIDEWIRE_REDIS_URL)',
+  )
+  .option('--redis-prefix <prefix>', 'prefix of the Redis keys and channels', 'tidewire:')
   .option('--history-size <n>', 'envelopes kept per channel', integer('history size', 1), 1000)
   .option(
     '--history-age <ms>',
@@ -50,6 +55,8 @@ program
       host: options.host,
       basePath: options.basePath,
       publishToken: options.publishToken ?? process.env.TIDEWIRE_PUBLISH_TOKEN,
+      redisUrl: options.redis ?? (process.env.TIDEWIRE_REDIS_URL || undefined),
+      redisPrefix: options.redisPrefix,
       historySize: options.historySize,
       historyAgeMs: options.historyAge,
       drainWindowMs: options.drainWindow,
@@ -62,6 +69,8 @@ interface ServeFlags {
   host: string;
   basePath: string;
   publishToken?: string;
+  redis?: string;
+  redisPrefix: string;
   historySize: number;
   historyAge: number;
   drainWindow: number;

@@ -1,6 +1,6 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { TidewireError, createHub } from '../server/index.js';
+import { type Broker, type Logger, TidewireError, createHub } from '../server/index.js';
 import { sendError } from '../server/http-util.js';
 import { demoPage } from './demo-page.js';
 
@@ -9,6 +9,9 @@ export interface ServeOptions {
   readonly host: string;
   readonly basePath: string;
   readonly publishToken: string | undefined;
+  /** Run as one node of many on this Redis; in memory when undefined. */
+  readonly redisUrl: string | undefined;
+  readonly redisPrefix: string;
   readonly historySize: number;
   readonly historyAgeMs: number;
   readonly drainWindowMs: number;
@@ -20,10 +23,15 @@ const HEADERS_TIMEOUT_MS = 10_000;
 
 /** Runs the standalone hub until SIGINT/SIGTERM, then drains and exits. */
 export async function serve(options: ServeOptions): Promise<void> {
+  const history = { maxCount: options.historySize, maxAgeMs: options.historyAgeMs };
   const hub = createHub({
     basePath: options.basePath,
     publishToken: options.publishToken,
-    history: { maxCount: options.historySize, maxAgeMs: options.historyAgeMs },
+    history,
+    broker: options.redisUrl
+      ? await redisBrokerFor(options.redisUrl, options.redisPrefix, history)
+      : undefined,
+    logger: cliLogger,
   });
   const server = http.createServer({
     // Slowloris: headers within 10 s, checked every second rather than Node's 30 s.
@@ -53,6 +61,11 @@ export async function serve(options: ServeOptions): Promise<void> {
   const { port } = server.address() as AddressInfo;
   const shownHost = options.host.includes(':') ? `[${options.host}]` : options.host;
   console.log(`listening on http://${shownHost}:${port}`);
+  if (options.redisUrl) {
+    await hub.ready;
+    const state = hub.stats().broker === 'available' ? 'connected' : 'unreachable, retrying';
+    console.log(`broker: redis at ${redactUrl(options.redisUrl)} (${state})`);
+  }
 
   const ticker = options.demo ? startDemoTicker(hub.publish.bind(hub)) : undefined;
   let stopping = false;
@@ -74,6 +87,37 @@ export async function serve(options: ServeOptions): Promise<void> {
   process.on('SIGINT', () => void stop('SIGINT'));
   process.on('SIGTERM', () => void stop('SIGTERM'));
 }
+
+/** Loads the Redis broker only when asked for: a memory-only server never loads ioredis. */
+async function redisBrokerFor(
+  url: string,
+  prefix: string,
+  history: { maxCount: number; maxAgeMs: number },
+): Promise<Broker> {
+  const { redisBroker } = await import('../brokers/redis.js');
+  return redisBroker({ url, prefix, ...history });
+}
+
+/** The URL without its password, for the console. */
+function redactUrl(url: string): string {
+  const parsed = new URL(url);
+  if (parsed.password) parsed.password = '***';
+  return parsed.toString();
+}
+
+function describeFields(object: object): string {
+  const fields = Object.entries(object).map(([key, value]) =>
+    value instanceof Error ? `${key}=${value.message}` : `${key}=${String(value)}`,
+  );
+  return fields.length > 0 ? ` (${fields.join(', ')})` : '';
+}
+
+/** The standalone server says what happens to it, info included (a library stays quiet). */
+const cliLogger: Logger = {
+  info: (object, message = '') => console.log(`[tidewire] ${message}${describeFields(object)}`),
+  warn: (object, message = '') => console.warn(`[tidewire] ${message}${describeFields(object)}`),
+  error: (object, message = '') => console.error(`[tidewire] ${message}${describeFields(object)}`),
+};
 
 function startDemoTicker(
   publish: (channel: string, data: unknown, options: { event: string }) => Promise<unknown>,

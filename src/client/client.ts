@@ -120,6 +120,8 @@ export class Client {
   readonly #worked = new Set<TransportName>();
   #transportIndex = 0;
   #attempt = 0;
+  /** `#attempt` when the current link was first heard (and the count was reset). */
+  #attemptWhenHeard = 0;
   #authRetries = 0;
   #token: Token | undefined;
   #nextRef = 0;
@@ -418,6 +420,7 @@ export class Client {
     if (this.#isHeard) return;
     this.#isHeard = true;
     this.#worked.add(link.name);
+    this.#attemptWhenHeard = this.#attempt;
     this.#attempt = 0;
     this.#authRetries = 0;
   }
@@ -441,6 +444,13 @@ export class Client {
       }
     }
     this.#outbox.requeue();
+    // "Try again later" (1013, 503, or an SSE stream that said so: the hub is up, its broker
+    // is not) is no success, though the hub answered: the backoff goes on growing, or every
+    // client of a hub whose Redis is away would come back at the base delay all along.
+    const said = isTidewireError(end.error) ? end.error.status : undefined;
+    if (end.code === 1013 || end.status === 503 || said === 503) {
+      this.#attempt = Math.max(this.#attempt, this.#attemptWhenHeard);
+    }
     const verdict = this.#judge(end);
     // Fall back to the next transport at once; after the last one, start again from the best
     // after a backoff.

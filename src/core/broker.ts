@@ -35,9 +35,19 @@ export interface ChannelRead {
 export interface BrokerHandler {
   /**
    * An envelope was published on a channel this node subscribed to, on this node or another.
-   * Called in publish order per channel, at most once per envelope.
+   * Called in publish order per channel, at most once per envelope. `json`, when the broker
+   * has it, is the envelope's exact JSON text (as `JSON.stringify` writes it): fan-out then
+   * does not encode it again.
    */
-  onEnvelope(envelope: Envelope): void;
+  onEnvelope(envelope: Envelope, json?: string): void;
+  /**
+   * Fan-out of `channels` may have missed envelopes (the broker's link to its store dropped
+   * and is back, subscribed again): the hub re-reads their history and delivers what its
+   * subscribers lack, or a `gap` where history no longer has it.
+   */
+  onResync?(channels: readonly string[]): void;
+  /** The broker lost its store or has it back: for logs and `/health`. */
+  onAvailabilityChange?(available: boolean, detail: string): void;
 }
 
 /**

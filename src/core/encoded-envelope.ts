@@ -13,7 +13,10 @@ export class EncodedEnvelope {
     readonly envelope: Envelope,
     readonly epoch: string,
     readonly seq: number,
-  ) {}
+    json?: string,
+  ) {
+    this.#json = json;
+  }
 
   /** The envelope's JSON text. */
   get json(): string {

@@ -57,11 +57,13 @@ export interface HubCoreOptions {
   readonly broker: Broker;
   /** Where errors that no caller can receive go (a throwing listener, a failed unsubscribe). */
   readonly onError?: (error: unknown, context: string) => void;
+  /** The broker lost its store or has it back (see `BrokerHandler.onAvailabilityChange`). */
+  readonly onBrokerAvailabilityChange?: (available: boolean, detail: string) => void;
 }
 
 interface Subscription {
-  // Live envelopes that arrive while history is being read wait here, so that the backlog
-  // goes first and nothing is delivered twice.
+  // Live envelopes that arrive while history is being read (to subscribe, or to resync) wait
+  // here, so that the backlog goes first and nothing is delivered twice.
   buffer: EncodedEnvelope[] | undefined;
   epoch: string;
   seq: number;
@@ -76,6 +78,7 @@ interface CatchUp {
 export class HubCore {
   readonly #broker: Broker;
   readonly #onError: (error: unknown, context: string) => void;
+  readonly #onBrokerAvailabilityChange: (available: boolean, detail: string) => void;
   readonly #channels = new Map<string, Map<Subscriber, Subscription>>();
   readonly #bySubscriber = new Map<Subscriber, Set<string>>();
   // Broker subscribe/unsubscribe calls per channel run one after another, so that a quick
@@ -86,6 +89,7 @@ export class HubCore {
   constructor(options: HubCoreOptions) {
     this.#broker = options.broker;
     this.#onError = options.onError ?? (() => {});
+    this.#onBrokerAvailabilityChange = options.onBrokerAvailabilityChange ?? (() => {});
   }
 
   get broker(): Broker {
@@ -93,7 +97,14 @@ export class HubCore {
   }
 
   start(): Promise<void> {
-    return this.#broker.start({ onEnvelope: (envelope) => this.#fanOut(envelope) });
+    return this.#broker.start({
+      onEnvelope: (envelope, json) => this.#fanOut(envelope, json),
+      onResync: (channels) => {
+        for (const channel of channels) this.#resync(channel);
+      },
+      onAvailabilityChange: (available, detail) =>
+        this.#onBrokerAvailabilityChange(available, detail),
+    });
   }
 
   /** Publishes through the broker; resolves once the envelope is in history. */
@@ -168,7 +179,7 @@ export class HubCore {
     if (catchUps.length === 0) return [];
     subscriber.onSubscribed(catchUps.map((c) => c.result));
     for (const { result, backlog, subscription } of catchUps) {
-      this.#flush(subscriber, result, backlog, subscription);
+      this.#flush(subscriber, result, backlog, subscription, true);
     }
     return catchUps.map((c) => c.result);
   }
@@ -235,21 +246,41 @@ export class HubCore {
     result: SubscribeResult,
     backlog: EncodedEnvelope[],
     subscription: Subscription,
+    resyncOnSkip = false,
   ): void {
     const start = tryParsePosition(result.position) as Position;
     subscription.epoch = start.epoch;
     subscription.seq = start.seq;
-    if (result.gap) subscriber.onGap(result.channel);
+    if (result.gap) {
+      try {
+        subscriber.onGap(result.channel);
+      } catch (error) {
+        this.#onError(error, 'subscriber threw');
+      }
+    }
     const buffered = subscription.buffer ?? [];
     subscription.buffer = undefined;
     for (const encoded of backlog) this.#deliver(subscriber, subscription, encoded);
-    for (const encoded of buffered) this.#deliver(subscriber, subscription, encoded);
+    for (const [index, encoded] of buffered.entries()) {
+      // The read was answered before envelopes that fan-out then lost were stored: read them
+      // too (once; a resync delivers its own buffer as is) rather than call them a gap.
+      if (resyncOnSkip && skipsAhead(encoded, subscription)) {
+        this.#resync(result.channel);
+        // It buffers again unless it already left (then it is owed nothing more).
+        const rebuffered = subscription.buffer as EncodedEnvelope[] | undefined;
+        if (rebuffered) {
+          rebuffered.push(...buffered.slice(index));
+          return;
+        }
+      }
+      this.#deliver(subscriber, subscription, encoded);
+    }
   }
 
-  #fanOut(envelope: Envelope): void {
+  #fanOut(envelope: Envelope, json?: string): void {
     const subscribers = this.#channels.get(envelope.channel);
     if (!subscribers) return;
-    const encoded = encode(envelope);
+    const encoded = encode(envelope, json);
     if (!encoded) {
       this.#onError(
         new Error(`broker delivered an envelope with a bad id: ${envelope.id}`),
@@ -257,19 +288,76 @@ export class HubCore {
       );
       return;
     }
+    // A live envelope that does not follow a subscriber's position means fan-out lost some
+    // (a broker link that dropped): read them from history before going on.
+    for (const subscription of subscribers.values()) {
+      if (!subscription.buffer && skipsAhead(encoded, subscription)) {
+        this.#resync(envelope.channel);
+        break;
+      }
+    }
     for (const [subscriber, subscription] of subscribers) {
       if (subscription.buffer) subscription.buffer.push(encoded);
       else this.#deliver(subscriber, subscription, encoded);
     }
   }
 
+  /**
+   * Re-reads the history of `channel` for every subscriber that is not already catching up,
+   * and delivers what each lacks: the live envelopes that arrive meanwhile wait in their
+   * buffers. A subscriber whose position history no longer reaches gets a `gap`.
+   */
+  #resync(channel: string): void {
+    const subscribers = this.#channels.get(channel);
+    if (!subscribers) return;
+    const targets: Array<[Subscriber, Subscription]> = [];
+    for (const [subscriber, subscription] of subscribers) {
+      if (subscription.buffer) continue; // its own catch-up reads history after this anyway
+      subscription.buffer = [];
+      targets.push([subscriber, subscription]);
+    }
+    const first = targets[0]?.[1];
+    if (!first) return;
+    // One read for all: from the oldest position of the epoch they (nearly always) share.
+    let since: Position = { epoch: first.epoch, seq: first.seq };
+    for (const [, { epoch, seq }] of targets) {
+      if (epoch === since.epoch && seq < since.seq) since = { epoch, seq };
+    }
+    const stillThere = ([subscriber, subscription]: [Subscriber, Subscription]) =>
+      this.#channels.get(channel)?.get(subscriber) === subscription;
+    this.#broker.read(channel, since).then(
+      (read) => {
+        for (const [subscriber, subscription] of targets.filter(stillThere)) {
+          const position = { epoch: subscription.epoch, seq: subscription.seq };
+          const { result, backlog } = resolveCatchUp(channel, read, position);
+          // History lost this subscriber's position (a Redis restarted without persistence):
+          // it learns where it now stands, or its next resume (a poll's cursor, a client that
+          // reconnects) would report the same gap again.
+          if (result.gap) announce(subscriber, result, this.#onError);
+          this.#flush(subscriber, result, backlog, subscription);
+        }
+      },
+      (error: unknown) => {
+        // History cannot be read now: go on with what arrives, and say where it skips.
+        this.#onError(error, `resync of ${channel}`);
+        for (const [subscriber, subscription] of targets.filter(stillThere)) {
+          const buffered = subscription.buffer ?? [];
+          subscription.buffer = undefined;
+          for (const encoded of buffered) this.#deliver(subscriber, subscription, encoded);
+        }
+      },
+    );
+  }
+
   #deliver(subscriber: Subscriber, subscription: Subscription, encoded: EncodedEnvelope): void {
     // Same epoch: deliver only what is newer (the backlog and the live buffer overlap).
-    // Another epoch: the channel's history was reset while subscribed; follow the new one.
     if (encoded.epoch === subscription.epoch && encoded.seq <= subscription.seq) return;
-    subscription.epoch = encoded.epoch;
-    subscription.seq = encoded.seq;
     try {
+      // Something between the subscriber's position and this envelope is lost for good (or
+      // the channel's history was reset, a new epoch): the subscriber must hear of it.
+      if (!follows(encoded, subscription)) subscriber.onGap(encoded.envelope.channel);
+      subscription.epoch = encoded.epoch;
+      subscription.seq = encoded.seq;
       subscriber.onEnvelope(encoded);
     } catch (error) {
       this.#onError(error, 'subscriber threw');
@@ -277,9 +365,35 @@ export class HubCore {
   }
 }
 
-function encode(envelope: Envelope): EncodedEnvelope | undefined {
+/**
+ * Whether `encoded` lies beyond the envelope right after `subscription`'s position. (One at
+ * or before it is a late duplicate: fan-out and a history read raced; it is dropped.)
+ */
+function skipsAhead(encoded: EncodedEnvelope, subscription: Subscription): boolean {
+  return encoded.epoch !== subscription.epoch || encoded.seq > subscription.seq + 1;
+}
+
+/** `onSubscribed` again, after a resync moved the subscriber (a subscriber must not throw). */
+function announce(
+  subscriber: Subscriber,
+  result: SubscribeResult,
+  onError: (error: unknown, context: string) => void,
+): void {
+  try {
+    subscriber.onSubscribed([result]);
+  } catch (error) {
+    onError(error, 'subscriber threw');
+  }
+}
+
+/** Whether `encoded` is the envelope right after `subscription`'s position. */
+function follows(encoded: EncodedEnvelope, subscription: Subscription): boolean {
+  return encoded.epoch === subscription.epoch && encoded.seq === subscription.seq + 1;
+}
+
+function encode(envelope: Envelope, json?: string): EncodedEnvelope | undefined {
   const position = tryParsePosition(envelope.id);
-  return position && new EncodedEnvelope(envelope, position.epoch, position.seq);
+  return position && new EncodedEnvelope(envelope, position.epoch, position.seq, json);
 }
 
 /** Decides, from a broker read and the asked position, what one subscriber gets. */
@@ -292,7 +406,9 @@ export function resolveCatchUp(
   if (!since) {
     return { result: { channel, position: top, recovered: false, gap: false }, backlog: [] };
   }
-  const backlog = read.envelopes.map(encode).filter((e): e is EncodedEnvelope => !!e);
+  const backlog = read.envelopes
+    .map((envelope) => encode(envelope))
+    .filter((e): e is EncodedEnvelope => !!e);
   const first = backlog[0];
   const reachesBack =
     since.epoch === read.epoch &&

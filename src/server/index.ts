@@ -55,6 +55,8 @@ export interface HubStats {
   readonly connections: Record<TransportName, number>;
   /** Channels with at least one subscriber on this node. */
   readonly channels: number;
+  /** Whether the broker can publish and read now (`/health` answers 503 while it cannot). */
+  readonly broker: 'available' | 'unavailable';
 }
 
 /** The hub: publish, receive what clients send, serve the endpoints, drain. */
@@ -117,6 +119,10 @@ export function createHub(options: HubOptions = {}): Hub {
   const core = new HubCore({
     broker,
     onError: (error, context) => logger.error({ err: error }, context),
+    onBrokerAvailabilityChange: (available, detail) => {
+      if (available) logger.info({ broker: detail }, 'broker available: fan-out resumes');
+      else logger.warn({ broker: detail }, 'broker unavailable: publishes fail until it is back');
+    },
   });
   const connections = new ConnectionRegistry(resolved.limits.maxConnectionsPerIp);
   let closing = false;
@@ -185,7 +191,11 @@ export function createHub(options: HubOptions = {}): Hub {
       // instead of leaving requests with no listener at all.
       attachToServer(server, handler(attachOptions), websocket, basePath);
     },
-    stats: () => ({ connections: connections.countByTransport(), channels: core.channelCount }),
+    stats: () => ({
+      connections: connections.countByTransport(),
+      channels: core.channelCount,
+      broker: broker.isAvailable() ? 'available' : 'unavailable',
+    }),
     async close(closeOptions = {}) {
       if (closing) return;
       closing = true;

@@ -1,25 +1,45 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { randomUUID } from 'node:crypto';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Broker } from '../../src/core/broker.js';
 import { parsePosition } from '../../src/core/position.js';
 import type { Envelope } from '../../src/protocol/envelope.js';
 import { waitFor } from '../support/wait.js';
 
-/** Makes a broker with the given history bounds; each call is a separate node of one store. */
-export type BrokerFactory = (history: { maxCount: number; maxAgeMs: number }) => Promise<Broker>;
+/**
+ * Makes a broker with the given history bounds. Every test gets a fresh `store` name; brokers
+ * made with the same name are nodes of one store (where the engine has shared stores).
+ */
+export type BrokerFactory = (
+  history: { maxCount: number; maxAgeMs: number },
+  store: string,
+) => Promise<Broker>;
+
+export interface BrokerContractOptions {
+  /** Whether brokers of one store are nodes of one hub (Redis) rather than apart (memory). */
+  readonly isShared?: boolean;
+}
 
 /**
  * The contract of `core/broker.ts`, run against every broker implementation (cf centrifuge's
  * map_broker_shared_test.go): ids, order, history bounds, read-after-write, fan-out.
  */
-export function runBrokerContract(name: string, makeBroker: BrokerFactory): void {
+export function runBrokerContract(
+  name: string,
+  makeBroker: BrokerFactory,
+  options: BrokerContractOptions = {},
+): void {
   describe(`${name} broker contract`, () => {
     const open: Broker[] = [];
+    let store = '';
+    beforeEach(() => {
+      store = randomUUID();
+    });
     afterEach(async () => {
       await Promise.all(open.splice(0).map((broker) => broker.close()));
     });
 
     async function start(history = { maxCount: 1000, maxAgeMs: 60_000 }) {
-      const broker = await makeBroker(history);
+      const broker = await makeBroker(history, store);
       const delivered: Envelope[] = [];
       await broker.start({ onEnvelope: (envelope) => delivered.push(envelope) });
       open.push(broker);
@@ -105,5 +125,51 @@ export function runBrokerContract(name: string, makeBroker: BrokerFactory): void
       expect(envelope).toMatchObject({ event: 'bin', data: 'AAEC', binary: true });
       expect(broker.isAvailable()).toBe(true);
     });
+
+    // Only engines whose nodes share a store have these (the memory broker is one process).
+    if (options.isShared)
+      describe('nodes of one store', () => {
+        it('fans out to the nodes that subscribed, with ids every node agrees on', async () => {
+          const a = await start();
+          const b = await start();
+          const c = await start();
+          await b.broker.subscribe('a');
+          await c.broker.subscribe('a');
+          const sent = [await publish(a.broker, 'a', 1), await publish(c.broker, 'a', 2)];
+          await waitFor(() => b.delivered.length >= 2 && c.delivered.length >= 2);
+          expect(b.delivered).toEqual(sent);
+          expect(c.delivered).toEqual(sent);
+          expect(a.delivered).toEqual([]);
+          expect((await b.broker.read('a', { epoch: 'x', seq: 0 })).envelopes).toEqual(sent);
+        });
+
+        it('numbers concurrent publishes of many nodes once each, fanned out in id order', async () => {
+          const nodes = [await start(), await start(), await start()];
+          for (const node of nodes) await node.broker.subscribe('a');
+          const results = await Promise.all(
+            Array.from({ length: 60 }, (_, i) => publish(nodes[i % 3]!.broker, 'a', i)),
+          );
+          const seqs = results.map((envelope) => parsePosition(envelope.id).seq);
+          expect([...seqs].sort((x, y) => x - y)).toEqual(
+            Array.from({ length: 60 }, (_, i) => i + 1),
+          );
+          expect(new Set(results.map((envelope) => parsePosition(envelope.id).epoch)).size).toBe(1);
+          await waitFor(() => nodes.every((node) => node.delivered.length >= 60));
+          for (const node of nodes) {
+            expect(node.delivered.map((envelope) => parsePosition(envelope.id).seq)).toEqual(
+              Array.from({ length: 60 }, (_, i) => i + 1),
+            );
+          }
+        });
+
+        it('gives a channel read on one node the position the next publish on another follows', async () => {
+          const a = await start();
+          const b = await start();
+          const read = await a.broker.read('fresh');
+          expect(read.top).toBe(0);
+          const envelope = await publish(b.broker, 'fresh', 'x');
+          expect(parsePosition(envelope.id)).toEqual({ epoch: read.epoch, seq: 1 });
+        });
+      });
   });
 }

@@ -1,28 +1,12 @@
-import { execFileSync, spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import { spawn } from 'node:child_process';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { CLI_BIN as bin, ensureCliBuilt, serveCli as serve } from '../support/cli.js';
 import { TestEventStream } from '../support/sse-client.js';
 import { publishHttp, requestJson } from '../support/http-client.js';
-import {
-  type ListeningProcess,
-  killListening,
-  startListening,
-} from '../support/listening-process.js';
+import { killListening } from '../support/listening-process.js';
 import { waitFor } from '../support/wait.js';
 
-const root = fileURLToPath(new URL('../..', import.meta.url));
-const bin = `${root}dist/cli/index.js`;
-
-/** Runs `tidewire serve` on a port of the system's choosing. */
-function serve(args: string[], env: Record<string, string> = {}): Promise<ListeningProcess> {
-  return startListening([bin, 'serve', '--port', '0', '--host', '127.0.0.1', ...args], { env });
-}
-
-beforeAll(() => {
-  // The bin is the built one, as users run it; `npm test` builds first.
-  if (!existsSync(bin)) execFileSync('npx', ['tsup'], { cwd: root, stdio: 'ignore' });
-}, 60_000);
+beforeAll(ensureCliBuilt, 60_000);
 
 afterEach(() => {
   killListening();

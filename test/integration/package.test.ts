@@ -20,6 +20,7 @@ import type {
   ReconnectingEventSource,
   ReconnectingWebSocket,
 } from '../../src/reconnecting/index.js';
+import { redisSkipReason, startRedisServer } from '../support/redis-server.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 
@@ -91,6 +92,37 @@ describe('the built package', () => {
     expect(cjs).toBe('websocket a hi function function');
   });
 
+  it.skipIf(redisSkipReason)('runs tidewire/redis nodes as one, ESM and CJS alike', async () => {
+    const redis = await startRedisServer();
+    try {
+      // Two hubs on one Redis: the second one's publish follows the first one's in one numbering.
+      const script = (load: string) =>
+        `${load}; const broker = () => redisBroker({ url: '${redis.url}', prefix: 'pkg:' + process.pid + ':' });` +
+        'const a = createHub({ broker: broker() }); const b = createHub({ broker: broker() });' +
+        "Promise.all([a.ready, b.ready]).then(async () => { const one = await a.publish('x', 1);" +
+        "  const two = await b.publish('x', 2); const [epoch1, seq1] = one.id.split('-');" +
+        "  const [epoch2, seq2] = two.id.split('-'); console.log(epoch1 === epoch2, seq1, seq2);" +
+        '  await a.close(); await b.close(); });';
+      const esm = run([
+        '--input-type=module',
+        '-e',
+        script(
+          "import { createHub } from 'tidewire/server'; import { redisBroker } from 'tidewire/redis'",
+        ),
+      ]);
+      const cjs = run([
+        '-e',
+        script(
+          "const { createHub } = require('tidewire/server'); const { redisBroker } = require('tidewire/redis')",
+        ),
+      ]);
+      expect(esm).toBe('true 1 2');
+      expect(cjs).toBe('true 1 2');
+    } finally {
+      await redis.close();
+    }
+  });
+
   it('ships minified browser builds with no Node built-ins', () => {
     for (const file of ['browser/client.min.js', 'browser/reconnecting.min.js']) {
       const code = readFileSync(`${root}dist/${file}`, 'utf8');
@@ -108,6 +140,8 @@ describe('the built package', () => {
       'client/index.d.cts',
       'reconnecting/index.d.ts',
       'reconnecting/index.d.cts',
+      'redis/index.d.ts',
+      'redis/index.d.cts',
     ]) {
       expect(existsSync(`${root}dist/${file}`), file).toBe(true);
     }

@@ -389,6 +389,7 @@ describe('GET /rt/sse: connection lifecycle', () => {
     expect(testHub.hub.stats()).toEqual({
       connections: { websocket: 0, sse: 2, 'long-polling': 0, polling: 0, http: 0 },
       channels: 3,
+      broker: 'available',
     });
     one.stream.close();
     await waitFor(() => testHub.hub.stats().connections.sse === 1, 2000, 'one stream gone');
@@ -398,6 +399,7 @@ describe('GET /rt/sse: connection lifecycle', () => {
     expect(testHub.hub.stats()).toEqual({
       connections: { websocket: 0, sse: 0, 'long-polling': 0, polling: 0, http: 0 },
       channels: 0,
+      broker: 'available',
     });
     // Publishing to the channels the streams left must not fail nor write anywhere.
     await expect(testHub.hub.publish('a', 1)).resolves.toMatchObject({ channel: 'a' });

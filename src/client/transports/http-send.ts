@@ -1,3 +1,4 @@
+import type { TidewireError } from '../../protocol/errors.js';
 import type { OutgoingPublish } from '../outbox.js';
 import {
   type LinkContext,
@@ -64,7 +65,12 @@ export class HttpSender {
       });
       const { status } = response;
       if (status === 401 || status === 408 || status === 429 || status >= 500) {
-        return await httpEnd(response);
+        const end = await httpEnd(response);
+        // The hub is there and its broker is not: this publish fails, as over WebSocket, and
+        // the link (an SSE stream, the polls) stays; the hub says when its broker is back.
+        if ((end.error as TidewireError | undefined)?.code !== 'BROKER_UNAVAILABLE') return end;
+        events.refused(end.error as TidewireError, message.ref);
+        return undefined;
       }
       const body = (await response.json()) as { id?: string; ts?: number };
       if (status === 201 && typeof body.id === 'string') {

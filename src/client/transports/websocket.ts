@@ -1,4 +1,5 @@
 import type { Envelope } from '../../protocol/envelope.js';
+import type { TidewireError } from '../../protocol/errors.js';
 import type { OutgoingPublish } from '../outbox.js';
 import type { ResolvedClientOptions, WebSocketLike } from '../options.js';
 import { type Link, type LinkContext, serverError } from './link.js';
@@ -143,7 +144,11 @@ export class WebSocketLink implements Link {
     const channels = ref === undefined ? undefined : this.#refs.get(ref);
     // A refused subscribe holds nothing on the server: subscribing again must resend it.
     const error = serverError(frame, 'refused');
-    if (channels) {
+    if (channels && error.status >= 500) {
+      // The hub cannot subscribe right now (its broker is away): not a refusal. Reconnecting
+      // with backoff is the retry, and it resubscribes every channel from its position.
+      this.#end(1013, error.message, error);
+    } else if (channels) {
       this.#refs.delete(ref as string);
       for (const channel of channels) this.#subscribed.delete(channel);
       this.#context.events.subscribeRefused(channels, error);
@@ -152,11 +157,11 @@ export class WebSocketLink implements Link {
     }
   }
 
-  #end(code: number, reason: string): void {
+  #end(code: number, reason: string, error?: TidewireError): void {
     if (this.#isEnded) return;
     this.#isEnded = true;
     this.#detach();
-    this.#context.events.closed({ code, reason });
+    this.#context.events.closed(error ? { code, reason, error } : { code, reason });
   }
 }
 
