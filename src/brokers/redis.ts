@@ -252,7 +252,10 @@ export class RedisBroker implements Broker {
     redis.on('error', (error: Error) => {
       this.#lastError = error.message;
     });
-    redis.on('ready', () => this.#updateAvailability());
+    redis.on('ready', () => {
+      this.#lastError = ''; // a later outage must not be described by an old error
+      this.#updateAvailability();
+    });
     redis.on('close', () => this.#updateAvailability());
   }
 
@@ -378,11 +381,9 @@ export class RedisBroker implements Broker {
 
   #describeError(): string {
     if (this.#isClosed) return 'the broker is closed';
-    const status = this.#commands?.status;
     if (this.#lastError) return this.#lastError;
-    return status === 'reconnecting'
-      ? 'not connected, reconnecting'
-      : `connection ${status ?? 'not started'}`;
+    const down = [this.#commands, this.#fanout].find((redis) => redis?.status !== 'ready');
+    return down ? `not connected (${down.status})` : 'subscribing again';
   }
 }
 

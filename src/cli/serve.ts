@@ -124,6 +124,9 @@ function startDemoTicker(
 ): ReturnType<typeof setInterval> {
   let n = 0;
   let price = 100;
+  // One line when ticks start failing (the broker is away) and one when they resume, not one
+  // a second.
+  let isFailing = false;
   return setInterval(() => {
     n += 1;
     price = Math.max(1, price + (Math.random() - 0.5) * 2);
@@ -131,6 +134,19 @@ function startDemoTicker(
       'demo',
       { n, price: Math.round(price * 100) / 100, sentAt: Date.now() },
       { event: 'tick' },
-    ).catch((error: unknown) => console.error('demo publish failed', error));
+    ).then(
+      () => {
+        if (isFailing) console.log('demo ticker: publishing again');
+        isFailing = false;
+      },
+      (error: unknown) => {
+        if (!isFailing) {
+          console.error(
+            `demo ticker: publish failed (${(error as Error).message}); retrying every second`,
+          );
+        }
+        isFailing = true;
+      },
+    );
   }, 1000);
 }

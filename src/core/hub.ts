@@ -288,15 +288,11 @@ export class HubCore {
       );
       return;
     }
-    // A live envelope that does not follow a subscriber's position means fan-out lost some
-    // (a broker link that dropped): read them from history before going on.
-    for (const subscription of subscribers.values()) {
-      if (!subscription.buffer && skipsAhead(encoded, subscription)) {
-        this.#resync(envelope.channel);
-        break;
-      }
-    }
     for (const [subscriber, subscription] of subscribers) {
+      // A live envelope that does not follow a subscriber's position means fan-out lost some
+      // (a broker link that dropped): read them from history first. The resync buffers every
+      // subscriber not catching up already; those served before this one have the envelope.
+      if (!subscription.buffer && skipsAhead(encoded, subscription)) this.#resync(envelope.channel);
       if (subscription.buffer) subscription.buffer.push(encoded);
       else this.#deliver(subscriber, subscription, encoded);
     }

@@ -73,7 +73,10 @@ export interface Hub {
   /** Serves every endpoint, WebSocket upgrades included, on an existing http(s) server. */
   attach(server: Server, options?: AttachOptions): void;
   stats(): HubStats;
-  /** Resolves once the broker is started; requests that arrive earlier wait for it. */
+  /**
+   * Resolves once the broker is started; requests that arrive earlier wait for it. (A Redis
+   * broker that cannot reach Redis starts degraded after its `startTimeoutMs`.)
+   */
   readonly ready: Promise<void>;
   /**
    * Graceful drain: refuses new connections, closes WebSockets with 1012 (reconnect), ends

@@ -57,7 +57,8 @@ describe.skipIf(redisSkipReason)(
 
     it('starts degraded while Redis is down, says so, and recovers when it comes', async () => {
       await redis.stop();
-      const node = await serve(['--redis', redis.url, '--redis-prefix', `cli:${randomUUID()}:`]);
+      // With its demo ticker, which fails every second while Redis is away.
+      const node = await serveCli(['--redis', redis.url, '--redis-prefix', `cli:${randomUUID()}:`]);
       await waitFor(() => node.output().includes('unreachable, retrying'), 10_000);
       const health = await requestJson(`${node.url}/health`);
       expect(health).toMatchObject({ status: 503, body: { status: 'degraded' } });
@@ -73,6 +74,9 @@ describe.skipIf(redisSkipReason)(
       }
       expect(node.output()).toContain('broker available');
       expect((await publishHttp(node.url, 'x', 1)).status).toBe(201);
+      // The ticker said it failed once, not once a second, and says when it publishes again.
+      await waitFor(() => node.output().includes('demo ticker: publishing again'), 3_000);
+      expect(node.output().match(/demo ticker: publish failed/g)).toHaveLength(1);
     }, 30_000);
 
     it('refuses a URL that is not Redis, with a message and exit code 1', async () => {

@@ -193,6 +193,7 @@ describe.skipIf(redisSkipReason)(
       await waitForHealth(nodes, 503);
       for (const node of nodes) {
         expect((await health(node)).body).toMatchObject({ status: 'degraded' });
+        expect(node.hub.stats().broker).toBe('unavailable');
         const startedAt = Date.now();
         await expect(node.hub.publish('a', { n: -1 })).rejects.toMatchObject({
           name: 'TidewireError',
@@ -242,6 +243,7 @@ describe.skipIf(redisSkipReason)(
       await meanwhile;
       await waitForHealth(nodes, 200);
       expect((await health(nodes[0]!)).body).toEqual({ status: 'ok' });
+      expect(nodes[0]!.hub.stats().broker).toBe('available');
       await stream(60, 89, CHANNELS, publisher.publish);
       // The queued publishes went in once each: they are the whole history of their channel.
       const sent = await Promise.all(queued);
