@@ -84,6 +84,8 @@ export class RedisBroker implements Broker {
   #isClosed = false;
   #lastError = '';
   #touchTimer: ReturnType<typeof setInterval> | undefined;
+  /** Set while `start()` waits for Redis. */
+  #onceAvailable: (() => void) | undefined;
 
   constructor(options: RedisBrokerOptions = {}) {
     this.#options = options;
@@ -216,6 +218,7 @@ export class RedisBroker implements Broker {
     if (this.#isClosed) return;
     this.#isClosed = true;
     clearInterval(this.#touchTimer);
+    this.#onceAvailable?.(); // a start() still waiting for Redis ends now
     this.#channels.clear();
     const quit = (redis: Redis | undefined) =>
       redis &&
@@ -224,11 +227,6 @@ export class RedisBroker implements Broker {
         : redis.disconnect());
     await Promise.all([quit(this.#fanout), quit(this.#commands)]);
     this.#isAvailable = false;
-  }
-
-  /** Channels this node listens to (for tests and stats). */
-  get channelCount(): number {
-    return this.#channels.size;
   }
 
   #connectionOptions(): RedisOptions {
@@ -304,6 +302,7 @@ export class RedisBroker implements Broker {
     const available = this.#commands?.status === 'ready' && this.#isFanoutReady;
     if (available === this.#isAvailable) return;
     this.#isAvailable = available;
+    if (available) this.#onceAvailable?.();
     if (!this.#hasStarted) return;
     this.#handler?.onAvailabilityChange?.(
       available,
@@ -311,16 +310,17 @@ export class RedisBroker implements Broker {
     );
   }
 
+  /** Resolves once both links are up, or after `timeoutMs` (the node then starts degraded). */
   #waitAvailable(timeoutMs: number): Promise<void> {
     if (this.#isAvailable) return Promise.resolve();
     return new Promise((resolve) => {
-      const timer = setTimeout(done, timeoutMs);
-      const poll = setInterval(() => this.#isAvailable && done(), 10);
-      function done() {
+      const done = () => {
         clearTimeout(timer);
-        clearInterval(poll);
+        this.#onceAvailable = undefined;
         resolve();
-      }
+      };
+      const timer = setTimeout(done, timeoutMs);
+      this.#onceAvailable = done;
     });
   }
 
