@@ -66,6 +66,9 @@ describe.skipIf(redisSkipReason)(
       expect(refused.status).toBe(503);
       expect(refused.body).toMatchObject({ code: 'BROKER_UNAVAILABLE' });
 
+      // The ticker starts with the server; its first tick fails while Redis is still away.
+      await waitFor(() => node.output().includes('demo ticker: publish failed'), 3_000);
+
       await redis.start();
       const deadline = Date.now() + 10_000;
       while ((await requestJson(`${node.url}/health`)).status !== 200) {
