@@ -77,7 +77,9 @@ describe.skipIf(redisSkipReason)(
         const recorder = new Recorder(client);
         recorder.subscribe('news');
         await recorder.waitForEvent('reconnecting', 5);
-        expect(recorder.of('reconnecting').map(({ attempt }) => attempt)).toEqual([1, 2, 3, 4, 5]);
+        // (More may have come since: the delays start at 10 ms.)
+        const attempts = recorder.of('reconnecting').map(({ attempt }) => attempt);
+        expect(attempts.slice(0, 5)).toEqual([1, 2, 3, 4, 5]);
       });
     }
   },
