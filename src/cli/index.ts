@@ -1,83 +1,81 @@
 /**
- * The `tidewire` command: `tidewire serve` runs the standalone hub.
+ * The `tidewire` command: `tidewire serve` runs the standalone hub, configured by flags,
+ * `TIDEWIRE_*` environment variables and a JSON config file (README § `tidewire serve`).
  *
  * @module
  */
-import { Command, InvalidArgumentError } from 'commander';
+import { readFileSync } from 'node:fs';
+import { Command, Option } from 'commander';
+import { ConfigError, loadConfig } from './config.js';
+import { type CliLog, createCliLog } from './log.js';
 import { serve } from './serve.js';
+import { CONFIG_ENV, SETTINGS, SETTING_KEYS, type Setting } from './settings.js';
 
-function integer(name: string, min: number) {
-  return (text: string): number => {
-    const value = Number(text);
-    if (!Number.isInteger(value) || value < min) {
-      throw new InvalidArgumentError(`${name} must be an integer of at least ${min}`);
-    }
-    return value;
-  };
+/** From `dist/cli/` (the bin) and `src/cli/` alike, the package root is two levels up. */
+function readVersion(): string {
+  const url = new URL('../../package.json', import.meta.url);
+  return (JSON.parse(readFileSync(url, 'utf8')) as { version: string }).version;
 }
 
-const program = new Command('tidewire').description(
-  'Real-time server push: one hub over WebSocket, SSE, long and short polling.',
-);
+/** The flags of one setting; commander leaves a flag not given undefined (no defaults here). */
+function addFlags(command: Command, setting: Setting<unknown>): void {
+  const help = `${setting.help} (env ${setting.env}; default ${setting.shownDefault})`;
+  if (setting.kind === 'toggle') {
+    const name = setting.flags.slice(2);
+    command.addOption(new Option(setting.flags, help));
+    command.addOption(new Option(`--no-${name}`, `the opposite of --${name}`));
+    return;
+  }
+  const option = new Option(setting.flags, help);
+  if (setting.kind === 'list') {
+    // Repeatable: every occurrence adds to the list.
+    option.argParser((text: string, previous: unknown) => [
+      ...(Array.isArray(previous) ? previous : []),
+      ...(setting.fromText(text) as unknown[]),
+    ]);
+  } else {
+    option.argParser((text: string) => setting.fromText(text));
+  }
+  command.addOption(option);
+}
 
-program
+const version = readVersion();
+const program = new Command('tidewire')
+  .description('Real-time server push: one hub over WebSocket, SSE, long and short polling.')
+  .version(version);
+
+const serveCommand = program
   .command('serve')
-  .description('run the standalone hub, with the demo page at /')
-  .option('-p, --port <port>', 'port to listen on (0 picks a free one)', integer('port', 0), 8080)
-  .option('-H, --host <host>', 'address to listen on', '127.0.0.1')
-  .option('--base-path <path>', 'path prefix of the endpoints', '/rt')
-  .option(
-    '--publish-token <token>',
-    'bearer token that POST /rt/publish/:channel requires (env TIDEWIRE_PUBLISH_TOKEN)',
+  .description(
+    'run the standalone hub, with the demo page at /. Precedence: flags, then environment ' +
+      'variables, then the config file, then defaults.',
   )
-  .option(
-    '--redis <url>',
-    'run as one node of many on this Redis, e.g. redis://127.0.0.1:6379 (env TIDEWIRE_REDIS_URL)',
-  )
-  .option('--redis-prefix <prefix>', 'prefix of the Redis keys and channels', 'tidewire:')
-  .option('--history-size <n>', 'envelopes kept per channel', integer('history size', 1), 1000)
-  .option(
-    '--history-age <ms>',
-    'age of the oldest envelope kept, in ms',
-    integer('history age', 1),
-    300_000,
-  )
-  .option(
-    '--drain-window <ms>',
-    'on SIGTERM, spread closing connections over this many ms',
-    integer('drain window', 0),
-    5000,
-  )
-  .option('--no-demo', 'do not publish the demo ticker on channel "demo"')
-  .action(async (options: ServeFlags) => {
-    await serve({
-      port: options.port,
-      host: options.host,
-      basePath: options.basePath,
-      publishToken: options.publishToken ?? process.env.TIDEWIRE_PUBLISH_TOKEN,
-      redisUrl: options.redis ?? (process.env.TIDEWIRE_REDIS_URL || undefined),
-      redisPrefix: options.redisPrefix,
-      historySize: options.historySize,
-      historyAgeMs: options.historyAge,
-      drainWindowMs: options.drainWindow,
-      demo: options.demo,
-    });
-  });
+  .option('-c, --config <file>', `JSON config file, keys as in README (env ${CONFIG_ENV})`);
+for (const key of SETTING_KEYS) addFlags(serveCommand, SETTINGS[key]);
 
-interface ServeFlags {
-  port: number;
-  host: string;
-  basePath: string;
-  publishToken?: string;
-  redis?: string;
-  redisPrefix: string;
-  historySize: number;
-  historyAge: number;
-  drainWindow: number;
-  demo: boolean;
+let log: CliLog | undefined;
+serveCommand.action(async (flags: Record<string, unknown>) => {
+  const loaded = loadConfig({ flags, env: process.env });
+  log = createCliLog(loaded.config.logLevel);
+  logCrashes(log);
+  await serve(loaded, log, version);
+});
+
+/** An error nobody caught ends the process, as Node would, but as a JSON line first. */
+function logCrashes({ logger }: CliLog): void {
+  const crash = (error: unknown, message: string) => {
+    logger.fatal({ err: error }, message);
+    process.exit(1);
+  };
+  process.on('uncaughtException', (error) => crash(error, 'uncaught exception'));
+  process.on('unhandledRejection', (reason) => crash(reason, 'unhandled rejection'));
 }
 
 program.parseAsync(process.argv).catch((error: unknown) => {
-  console.error(error instanceof Error ? error.message : error);
+  if (log && !(error instanceof ConfigError)) {
+    log.logger.fatal({ err: error }, 'could not start');
+  } else {
+    console.error(`error: ${error instanceof Error ? error.message : String(error)}`);
+  }
   process.exit(1);
 });

@@ -1,45 +1,144 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { type Broker, type Logger, TidewireError, createHub } from '../server/index.js';
+import {
+  type Broker,
+  type Hub,
+  type HubOptions,
+  type Logger,
+  TidewireError,
+  createHub,
+} from '../server/index.js';
 import { sendError } from '../server/http-util.js';
+import type { ConfigSource, LoadedConfig } from './config.js';
 import { demoPage } from './demo-page.js';
-
-export interface ServeOptions {
-  readonly port: number;
-  readonly host: string;
-  readonly basePath: string;
-  readonly publishToken: string | undefined;
-  /** Run as one node of many on this Redis; in memory when undefined. */
-  readonly redisUrl: string | undefined;
-  readonly redisPrefix: string;
-  readonly historySize: number;
-  readonly historyAgeMs: number;
-  readonly drainWindowMs: number;
-  /** Publish a tick on channel `demo` every second, for the demo page. */
-  readonly demo: boolean;
-}
+import { reportDrops } from './drop-report.js';
+import { limitLogger } from './log-limiter.js';
+import type { CliLog } from './log.js';
+import { SETTINGS, SETTING_KEYS, type ServeConfig, type SettingKey } from './settings.js';
 
 const HEADERS_TIMEOUT_MS = 10_000;
 
 /** Runs the standalone hub until SIGINT/SIGTERM, then drains and exits. */
-export async function serve(options: ServeOptions): Promise<void> {
-  const history = { maxCount: options.historySize, maxAgeMs: options.historyAgeMs };
-  const hub = createHub({
-    basePath: options.basePath,
-    publishToken: options.publishToken,
-    history,
-    broker: options.redisUrl
-      ? await redisBrokerFor(options.redisUrl, options.redisPrefix, history)
-      : undefined,
-    logger: cliLogger,
+export async function serve(loaded: LoadedConfig, log: CliLog, version: string): Promise<void> {
+  const { config } = loaded;
+  const { logger } = log;
+  const hubLogger = limitLogger(logger);
+  const hub = createHub(await hubOptions(config, hubLogger));
+  const server = createServer(hub, config.basePath);
+  const url = await listen(server, config.port, config.host);
+  // SPEC.md § CLI: this plain line is what scripts wait for; everything else is JSON.
+  log.line(`listening on ${url}`);
+  const { file, sources, warnings } = loaded;
+  const summary = { config: describeConfig(config), sources: givenSources(sources) };
+  logger.info({ url, version, configFile: file, ...summary }, 'hub started');
+  for (const warning of warnings) logger.warn({}, warning);
+  if (!config.publishToken && !isLoopback(config.host)) {
+    // SECURITY.md: an open publish API on a public address lets anyone publish.
+    logger.warn(
+      { host: config.host },
+      'POST /rt/publish is open to anyone who can reach this address: set --publish-token',
+    );
+  }
+  if (config.redis) await logBrokerState(hub, config.redis, logger);
+
+  const ticker = config.demo ? startDemoTicker(hub.publish.bind(hub), logger) : undefined;
+  const stopDropReport = reportDrops(
+    () => hub.stats().dropped,
+    (fields, message) => logger.warn(fields, message),
+  );
+  exitOnSignals(logger, async (signal) => {
+    const started = Date.now();
+    const { connections } = hub.stats();
+    logger.info({ signal, connections, windowMs: config.drainWindow }, 'draining');
+    clearInterval(ticker);
+    stopDropReport();
+    server.close();
+    await hub.close({ drainWindowMs: config.drainWindow });
+    server.closeAllConnections();
+    hubLogger.flush();
+    const { dropped } = hub.stats();
+    logger.info({ signal, tookMs: Date.now() - started, connections, dropped }, 'stopped');
   });
+}
+
+/** The server: the hub's endpoints, the demo page at `/`, a JSON 404 for the rest. */
+function createServer(hub: Hub, basePath: string): http.Server {
   const server = http.createServer({
     // Slowloris: headers within 10 s, checked every second rather than Node's 30 s.
     headersTimeout: HEADERS_TIMEOUT_MS,
     requestTimeout: 60_000,
     connectionsCheckingInterval: 1000,
   });
-  const page = demoPage(options.basePath);
+  servePage(server, basePath);
+  // attach() keeps the page listener above for what is not the hub's.
+  hub.attach(server, { basePath });
+  return server;
+}
+
+/** Listens; resolves with the URL it listens on. */
+async function listen(server: http.Server, port: number, host: string): Promise<string> {
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => resolve());
+  });
+  const actual = (server.address() as AddressInfo).port;
+  return `http://${host.includes(':') ? `[${host}]` : host}:${actual}`;
+}
+
+/** Drains on the first SIGINT or SIGTERM, then exits 0; a second signal exits at once with 1. */
+function exitOnSignals(logger: CliLog['logger'], drain: (signal: string) => Promise<void>): void {
+  let isStopping = false;
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (isStopping) {
+      logger.warn({ signal }, 'second signal: exiting now');
+      process.exit(1);
+    }
+    isStopping = true;
+    drain(signal).then(
+      () => process.exit(0),
+      (error: unknown) => {
+        logger.fatal({ err: error }, 'drain failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+}
+
+/** The hub's options from the settings (README § `tidewire serve` maps each one). */
+async function hubOptions(config: ServeConfig, logger: Logger): Promise<HubOptions> {
+  const history = { maxCount: config.historySize, maxAgeMs: config.historyAge };
+  return {
+    basePath: config.basePath,
+    publishToken: config.publishToken,
+    history,
+    broker: config.redis
+      ? await redisBrokerFor(config.redis, config.redisPrefix, history)
+      : undefined,
+    origins: config.origin,
+    trustProxy: config.trustProxy,
+    limits: {
+      maxMessageBytes: config.maxMessageBytes,
+      maxConnectionsPerIp: config.maxConnectionsPerIp,
+      maxSubscriptionsPerConnection: config.maxSubscriptions,
+      idleTimeoutMs: config.idleTimeout,
+      maxBufferedBytes: config.maxBufferedBytes,
+      maxMessagesPerSecond: config.rateLimit,
+      maxRequestsPerSecondPerIp: config.ipRateLimit,
+    },
+    wsPingIntervalMs: config.heartbeat,
+    sseHeartbeatMs: config.heartbeat,
+    metrics: config.metrics,
+    metricsToken: config.metricsToken,
+    drainWindowMs: config.drainWindow,
+    logger,
+  };
+}
+
+/** Serves the demo page at `/`; anything else that is not the hub's gets a JSON 404. */
+function servePage(server: http.Server, basePath: string): void {
+  const page = demoPage(basePath);
   server.on('request', (req, res) => {
     if (req.method === 'GET' && (req.url === '/' || req.url?.startsWith('/?'))) {
       res.writeHead(200, {
@@ -51,41 +150,14 @@ export async function serve(options: ServeOptions): Promise<void> {
     }
     sendError(res, new TidewireError('NOT_FOUND', `no endpoint at ${req.url ?? '/'}`));
   });
-  // attach() keeps the page listener above for what is not the hub's.
-  hub.attach(server, { basePath: options.basePath });
+}
 
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port, options.host, () => resolve());
-  });
-  const { port } = server.address() as AddressInfo;
-  const shownHost = options.host.includes(':') ? `[${options.host}]` : options.host;
-  console.log(`listening on http://${shownHost}:${port}`);
-  if (options.redisUrl) {
-    await hub.ready;
-    const state = hub.stats().broker === 'available' ? 'connected' : 'unreachable, retrying';
-    console.log(`broker: redis at ${redactUrl(options.redisUrl)} (${state})`);
-  }
-
-  const ticker = options.demo ? startDemoTicker(hub.publish.bind(hub)) : undefined;
-  let stopping = false;
-  const stop = async (signal: string) => {
-    if (stopping) {
-      console.log(`${signal} again: exiting now`);
-      process.exit(1);
-    }
-    stopping = true;
-    const { websocket, sse } = hub.stats().connections;
-    console.log(`${signal}: draining ${websocket + sse} streams over ${options.drainWindowMs} ms`);
-    clearInterval(ticker);
-    server.close();
-    await hub.close({ drainWindowMs: options.drainWindowMs });
-    server.closeAllConnections();
-    console.log('stopped');
-    process.exit(0);
-  };
-  process.on('SIGINT', () => void stop('SIGINT'));
-  process.on('SIGTERM', () => void stop('SIGTERM'));
+async function logBrokerState(hub: Hub, redisUrl: string, logger: CliLog['logger']) {
+  await hub.ready;
+  const redis = redactUrl(redisUrl);
+  // The hub logs later changes itself ("broker available", "broker unavailable").
+  if (hub.stats().broker === 'available') logger.info({ redis }, 'redis connected');
+  else logger.warn({ redis }, 'redis unreachable, retrying');
 }
 
 /** Loads the Redis broker only when asked for: a memory-only server never loads ioredis. */
@@ -98,29 +170,35 @@ async function redisBrokerFor(
   return redisBroker({ url, prefix, ...history });
 }
 
-/** The URL without its password, for the console. */
+/** The settings as logged at start: secrets replaced, a Redis URL without its password. */
+function describeConfig(config: ServeConfig): Record<string, unknown> {
+  const shown: Record<string, unknown> = {};
+  for (const key of SETTING_KEYS) {
+    const value = config[key];
+    if (value === undefined) continue;
+    if (key === 'redis') shown[key] = redactUrl(value as string);
+    else shown[key] = SETTINGS[key].isSecret ? '[redacted]' : value;
+  }
+  return shown;
+}
+
+/** Which settings were given, and how: the defaults go without saying. */
+function givenSources(
+  sources: Readonly<Record<SettingKey, ConfigSource>>,
+): Partial<Record<SettingKey, ConfigSource>> {
+  return Object.fromEntries(Object.entries(sources).filter(([, source]) => source !== 'default'));
+}
+
+/** The URL without its password. */
 function redactUrl(url: string): string {
   const parsed = new URL(url);
   if (parsed.password) parsed.password = '***';
   return parsed.toString();
 }
 
-function describeFields(object: object): string {
-  const fields = Object.entries(object).map(([key, value]) =>
-    value instanceof Error ? `${key}=${value.message}` : `${key}=${String(value)}`,
-  );
-  return fields.length > 0 ? ` (${fields.join(', ')})` : '';
-}
-
-/** The standalone server says what happens to it, info included (a library stays quiet). */
-const cliLogger: Logger = {
-  info: (object, message = '') => console.log(`[tidewire] ${message}${describeFields(object)}`),
-  warn: (object, message = '') => console.warn(`[tidewire] ${message}${describeFields(object)}`),
-  error: (object, message = '') => console.error(`[tidewire] ${message}${describeFields(object)}`),
-};
-
 function startDemoTicker(
   publish: (channel: string, data: unknown, options: { event: string }) => Promise<unknown>,
+  logger: CliLog['logger'],
 ): ReturnType<typeof setInterval> {
   let n = 0;
   let price = 100;
@@ -136,17 +214,19 @@ function startDemoTicker(
       { event: 'tick' },
     ).then(
       () => {
-        if (isFailing) console.log('demo ticker: publishing again');
+        if (isFailing) logger.info({}, 'demo ticker: publishing again');
         isFailing = false;
       },
       (error: unknown) => {
-        if (!isFailing) {
-          console.error(
-            `demo ticker: publish failed (${(error as Error).message}); retrying every second`,
-          );
-        }
+        if (!isFailing)
+          logger.warn({ err: error }, 'demo ticker: publish failed, retrying every second');
         isFailing = true;
       },
     );
   }, 1000);
+}
+
+/** Whether `host` only accepts connections from this machine. */
+function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || host.startsWith('127.');
 }

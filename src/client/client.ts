@@ -445,10 +445,12 @@ export class Client {
     }
     this.#outbox.requeue();
     // "Try again later" (1013, 503, or an SSE stream that said so: the hub is up, its broker
-    // is not) is no success, though the hub answered: the backoff goes on growing, or every
-    // client of a hub whose Redis is away would come back at the base delay all along.
+    // is not; or a draining hub's SSE send-back, `retryAfterMs`) is no success, though the hub
+    // answered: the backoff goes on growing, or every client of a hub whose Redis is away (or
+    // that drains) would come back at the base delay all along.
     const said = isTidewireError(end.error) ? end.error.status : undefined;
-    if (end.code === 1013 || end.status === 503 || said === 503) {
+    const isLater = end.retryAfterMs !== undefined;
+    if (end.code === 1013 || end.status === 503 || said === 503 || isLater) {
       this.#attempt = Math.max(this.#attempt, this.#attemptWhenHeard);
     }
     const verdict = this.#judge(end);
@@ -480,7 +482,7 @@ export class Client {
       );
     }
     if (isNextNow) return void this.#open();
-    this.#retry();
+    this.#retry(end.retryAfterMs);
   }
 
   /**
@@ -508,13 +510,14 @@ export class Client {
     return 'retry';
   }
 
-  #retry(): void {
+  /** Reconnects after a full-jitter backoff, and no sooner than `minDelayMs` (a server hint). */
+  #retry(minDelayMs = 0): void {
     const attempt = ++this.#attempt;
     const { maxRetries, baseMs, capMs } = this.#options;
     if (attempt > maxRetries) {
       return this.#giveUp(new ClientError('GAVE_UP', `gave up after ${maxRetries} attempts`));
     }
-    const delayMs = backoffDelay(attempt - 1, { baseMs, capMs });
+    const delayMs = Math.max(minDelayMs, backoffDelay(attempt - 1, { baseMs, capMs }));
     this.#state = 'waiting';
     this.#emitter.emit('reconnecting', { attempt, delayMs });
     if (this.#state !== 'waiting') return;

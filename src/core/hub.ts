@@ -1,4 +1,4 @@
-import type { Envelope } from '../protocol/envelope.js';
+import { type Envelope, checkDataDepth } from '../protocol/envelope.js';
 import { TidewireError } from '../protocol/errors.js';
 import type { Broker, ChannelRead, PublishRequest } from './broker.js';
 import { EncodedEnvelope } from './encoded-envelope.js';
@@ -46,8 +46,10 @@ export interface ConnectionInfo {
   /** Unique per connection (per request for the HTTP transports). */
   readonly id: string;
   readonly transport: TransportName;
-  /** The peer's address as the socket saw it. */
+  /** The peer's address (see the hub's `trustProxy`). */
   readonly ip: string;
+  /** What the hub's `authenticate` hook returned for it; undefined when it has none. */
+  readonly identity?: unknown;
 }
 
 /** Called for every envelope that a client published, after it was published. */
@@ -59,7 +61,18 @@ export interface HubCoreOptions {
   readonly onError?: (error: unknown, context: string) => void;
   /** The broker lost its store or has it back (see `BrokerHandler.onAvailabilityChange`). */
   readonly onBrokerAvailabilityChange?: (available: boolean, detail: string) => void;
+  /**
+   * Called after each broker `publish` and `read` with its outcome and duration, for the
+   * broker latency metric. Without it nothing is timed.
+   */
+  readonly onBrokerCall?: BrokerCallObserver;
 }
+
+/** The broker calls the hub times: those on the path of every publish and subscribe. */
+export type BrokerOperation = 'publish' | 'read';
+
+/** Receives one broker call: what it was, whether it succeeded, how long it took. */
+export type BrokerCallObserver = (operation: BrokerOperation, ok: boolean, seconds: number) => void;
 
 interface Subscription {
   // Live envelopes that arrive while history is being read (to subscribe, or to resync) wait
@@ -79,17 +92,24 @@ export class HubCore {
   readonly #broker: Broker;
   readonly #onError: (error: unknown, context: string) => void;
   readonly #onBrokerAvailabilityChange: (available: boolean, detail: string) => void;
+  readonly #onBrokerCall: BrokerCallObserver | undefined;
   readonly #channels = new Map<string, Map<Subscriber, Subscription>>();
   readonly #bySubscriber = new Map<Subscriber, Set<string>>();
   // Broker subscribe/unsubscribe calls per channel run one after another, so that a quick
   // unsubscribe-then-subscribe cannot end unsubscribed.
   readonly #brokerOps = new Map<string, Promise<void>>();
+  // The broker subscribe of each channel that has subscribers here, pending or done. Every
+  // subscriber of the channel waits on it and fails with it: one that went on after it failed
+  // (Redis went away meanwhile) would stand on a channel this node is not subscribed to at the
+  // broker, and hear nothing ever after, without an error or a gap (PITFALLS #20).
+  readonly #brokerSubscribes = new Map<string, Promise<void>>();
   readonly #listeners = new Set<MessageListener>();
 
   constructor(options: HubCoreOptions) {
     this.#broker = options.broker;
     this.#onError = options.onError ?? (() => {});
     this.#onBrokerAvailabilityChange = options.onBrokerAvailabilityChange ?? (() => {});
+    this.#onBrokerCall = options.onBrokerCall;
   }
 
   get broker(): Broker {
@@ -109,12 +129,12 @@ export class HubCore {
 
   /** Publishes through the broker; resolves once the envelope is in history. */
   publish(request: PublishRequest): Promise<Envelope> {
-    return this.#broker.publish(request);
+    return this.#publish(request);
   }
 
   /** Publishes what a client sent, then tells the `onMessage` listeners. */
   async receive(connection: ConnectionInfo, request: PublishRequest): Promise<Envelope> {
-    const envelope = await this.#broker.publish(request);
+    const envelope = await this.#publish(request);
     for (const listener of this.#listeners) {
       try {
         listener(connection, envelope);
@@ -162,7 +182,7 @@ export class HubCore {
     let reads: ChannelRead[];
     try {
       await Promise.all(states.map((state) => state.ready));
-      reads = await Promise.all(starts.map((s) => this.#broker.read(s.channel, s.since)));
+      reads = await Promise.all(starts.map((s) => this.#read(s.channel, s.since)));
     } catch (error) {
       this.unsubscribe(subscriber, channels);
       throw error;
@@ -193,6 +213,7 @@ export class HubCore {
       own?.delete(channel);
       if (subscribers.size === 0) {
         this.#channels.delete(channel);
+        this.#brokerSubscribes.delete(channel);
         this.#queueBrokerOp(channel, () => this.#broker.unsubscribe(channel));
       }
     }
@@ -210,18 +231,41 @@ export class HubCore {
     return this.#channels.size;
   }
 
+  /** Subscriber–channel pairs on this node (read when metrics are scraped, not kept). */
+  get subscriptionTotal(): number {
+    let total = 0;
+    for (const subscribers of this.#channels.values()) total += subscribers.size;
+    return total;
+  }
+
   close(): Promise<void> {
     return this.#broker.close();
+  }
+
+  #publish(request: PublishRequest): Promise<Envelope> {
+    // Refused now rather than acked and then failing on every delivery (JSON.stringify).
+    const tooDeep = checkDataDepth(request.data);
+    if (tooDeep) return Promise.reject(tooDeep);
+    const observe = this.#onBrokerCall;
+    if (!observe) return this.#broker.publish(request);
+    return timed(() => this.#broker.publish(request), 'publish', observe);
+  }
+
+  #read(channel: string, since: Position | undefined): Promise<ChannelRead> {
+    const observe = this.#onBrokerCall;
+    if (!observe) return this.#broker.read(channel, since);
+    return timed(() => this.#broker.read(channel, since), 'read', observe);
   }
 
   #register(subscriber: Subscriber, channel: string) {
     const subscription: Subscription = { buffer: [], epoch: '', seq: 0 };
     let subscribers = this.#channels.get(channel);
-    let ready = this.#brokerOps.get(channel) ?? Promise.resolve();
+    let ready = this.#brokerSubscribes.get(channel) ?? Promise.resolve();
     if (!subscribers) {
       subscribers = new Map();
       this.#channels.set(channel, subscribers);
       ready = this.#queueBrokerOp(channel, () => this.#broker.subscribe(channel));
+      this.#brokerSubscribes.set(channel, ready);
     }
     subscribers.set(subscriber, subscription);
     let own = this.#bySubscriber.get(subscriber);
@@ -321,7 +365,7 @@ export class HubCore {
     }
     const stillThere = ([subscriber, subscription]: [Subscriber, Subscription]) =>
       this.#channels.get(channel)?.get(subscriber) === subscription;
-    this.#broker.read(channel, since).then(
+    this.#read(channel, since).then(
       (read) => {
         for (const [subscriber, subscription] of targets.filter(stillThere)) {
           const position = { epoch: subscription.epoch, seq: subscription.seq };
@@ -359,6 +403,26 @@ export class HubCore {
       this.#onError(error, 'subscriber threw');
     }
   }
+}
+
+/**
+ * Runs a broker call and tells `observe` its outcome and duration. The caller gets the broker's
+ * own promise: timing adds no step to its chain, so it cannot change what runs in which order.
+ */
+function timed<T>(
+  call: () => Promise<T>,
+  operation: BrokerOperation,
+  observe: BrokerCallObserver,
+): Promise<T> {
+  const start = performance.now();
+  const promise = call();
+  // Registered first, so it runs before the caller's continuation; it handles the rejection
+  // of this branch only, the caller still gets it.
+  promise.then(
+    () => observe(operation, true, (performance.now() - start) / 1000),
+    () => observe(operation, false, (performance.now() - start) / 1000),
+  );
+  return promise;
 }
 
 /**

@@ -25,6 +25,7 @@ export const CloseCode = {
   SLOW_CONSUMER: 4000,
   IDLE_TIMEOUT: 4001,
   TOO_MANY_CONNECTIONS: 4002,
+  RATE_LIMITED: 4003,
   UNAUTHORIZED: 4501,
   FORBIDDEN: 4503,
 } as const;
@@ -53,6 +54,7 @@ export const ERROR_CODES = {
   MESSAGE_TOO_LARGE: { status: 413, closeCode: 1009 },
   UNSUPPORTED_MEDIA_TYPE: { status: 415 },
   TOO_MANY_CONNECTIONS: { status: 429, closeCode: 4002 },
+  RATE_LIMITED: { status: 429, closeCode: 4003 },
   SLOW_CONSUMER: { status: 503, closeCode: 4000 },
   IDLE_TIMEOUT: { status: 408, closeCode: 4001 },
   UNAUTHORIZED: { status: 401, closeCode: 4501 },

@@ -4,15 +4,19 @@
  *
  * For a single channel the cursor is that channel's position id itself, so that it equals the
  * envelope id. For several it is base64url JSON of `{ channel: position }`, which always
- * starts with `eyJ`, while position ids are lowercase letters, digits and `-`: the two forms
- * are told apart without a marker. The hub validates what it decodes (`core/cursor.ts`); the
- * client only reads back cursors the hub gave it.
+ * starts with `eyI` or `eyJ`, while position ids are lowercase letters, digits and `-`: the
+ * two forms are told apart without a marker. The hub validates what it decodes
+ * (`core/cursor.ts`); the client only reads back cursors the hub gave it.
  *
  * @module
  */
 
-/** The prefix of every multi-channel cursor: base64url of `{"`. */
-const MULTI_CURSOR_PREFIX = 'eyJ';
+/**
+ * The prefix of every multi-channel cursor: base64url of `{"` and of the top bits of the first
+ * key's first character: `eyI` when it is one of `0-9 . : / -`, `eyJ` for the rest of a
+ * channel name's characters.
+ */
+const MULTI_CURSOR_PREFIX = /^ey[IJ]/;
 
 /**
  * Encodes per-channel positions into one cursor string: the bare position for a single
@@ -24,14 +28,15 @@ export function encodeCursor(
   isMulti = positions.size !== 1,
 ): string {
   if (!isMulti) return positions.values().next().value as string;
-  const object: Record<string, string> = {};
+  // No prototype: a channel named `__proto__` (a valid name) must be a key, not a setter call.
+  const object: Record<string, string> = Object.create(null) as Record<string, string>;
   for (const [channel, position] of positions) object[channel] = position;
   return toBase64Url(JSON.stringify(object));
 }
 
 /** Whether `cursor` has the multi-channel form (else it is a bare position). */
 export function isMultiCursor(cursor: string): boolean {
-  return cursor.startsWith(MULTI_CURSOR_PREFIX);
+  return MULTI_CURSOR_PREFIX.test(cursor);
 }
 
 /**

@@ -49,3 +49,27 @@ export function normalizeEvent(event: unknown): string {
   }
   return event;
 }
+
+/**
+ * Deepest nesting of arrays and objects that envelope data may have. `JSON.parse` reads any
+ * depth, but `JSON.stringify`, which every transport runs on the envelope, overflows the stack
+ * a few thousand levels down: such data was acked, then failed on every delivery (issue 6).
+ * 128 is serde_json's default: far above real data, far below the stack.
+ */
+export const MAX_DATA_DEPTH = 128;
+
+/** A `BAD_REQUEST` error when `data` nests deeper than `MAX_DATA_DEPTH`, else undefined. */
+export function checkDataDepth(data: unknown): TidewireError | undefined {
+  if (!isDeeperThan(data, MAX_DATA_DEPTH)) return undefined;
+  return new TidewireError(
+    'BAD_REQUEST',
+    `data nests arrays and objects deeper than ${MAX_DATA_DEPTH} levels`,
+  );
+}
+
+function isDeeperThan(value: unknown, levels: number): boolean {
+  if (typeof value !== 'object' || value === null) return false;
+  if (levels === 0) return true;
+  const children = Array.isArray(value) ? (value as unknown[]) : Object.values(value);
+  return children.some((child) => isDeeperThan(child, levels - 1));
+}

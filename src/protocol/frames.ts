@@ -126,9 +126,19 @@ function parseTyped(value: Record<string, unknown>, ref: string | undefined): Cl
     default:
       throw new TidewireError(
         'UNKNOWN_FRAME',
-        `unknown frame type ${JSON.stringify(String(value.type)).slice(0, 40)}: expected subscribe, unsubscribe, publish or ping`,
+        `unknown frame type ${JSON.stringify(describeType(value.type)).slice(0, 40)}: expected subscribe, unsubscribe, publish or ping`,
       );
   }
+}
+
+/**
+ * The `type` of an unknown frame, for the error message. Never `String()` of an object: it
+ * runs the peer's data as `toString` (a deeply nested array overflows the stack, an own
+ * `toString` key that is no function throws a TypeError), which would answer INTERNAL.
+ */
+function describeType(type: unknown): string {
+  if (Array.isArray(type)) return 'array';
+  return typeof type === 'object' && type !== null ? 'object' : String(type);
 }
 
 /** Reads the body of a publish: the WebSocket `publish` frame and `POST /rt/send` share it. */

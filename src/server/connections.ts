@@ -1,6 +1,13 @@
 import { TidewireError } from '../protocol/errors.js';
 import type { TransportName } from '../core/hub.js';
 
+/**
+ * How long a drain waits, after its last close, for peers that have not finished closing.
+ * ws would wait 30 s for a WebSocket peer that never answers the closing handshake; a
+ * shutdown should not (the WebSocket transport reaps unresponsive peers after 1 s too).
+ */
+const CLOSE_GRACE_MS = 1000;
+
 /** Why the server ends a connection. */
 export interface CloseReason {
   /** WebSocket close code (the HTTP transports map it to their own way of ending). */
@@ -13,6 +20,8 @@ export interface Connection {
   readonly id: string;
   readonly transport: TransportName;
   readonly ip: string;
+  /** Bytes written to it that the peer has not read yet (0 for a held poll). */
+  bufferedBytes(): number;
   /** Ends the connection; called once. Must be safe when the peer already left. */
   close(reason: CloseReason): void;
 }
@@ -24,6 +33,8 @@ export interface Connection {
 export class ConnectionRegistry {
   readonly #all = new Set<Connection>();
   readonly #perIp = new Map<string, number>();
+  /** Told of every removal: how a drain learns that its connections are gone. */
+  readonly #onRemove = new Set<(connection: Connection) => void>();
   #nextId = 0;
 
   constructor(private readonly maxPerIp: number) {}
@@ -55,6 +66,7 @@ export class ConnectionRegistry {
     const count = (this.#perIp.get(connection.ip) ?? 1) - 1;
     if (count <= 0) this.#perIp.delete(connection.ip);
     else this.#perIp.set(connection.ip, count);
+    for (const listener of this.#onRemove) listener(connection);
   }
 
   get size(): number {
@@ -74,23 +86,43 @@ export class ConnectionRegistry {
     return counts;
   }
 
+  /** Bytes waiting in every connection's send buffer: what slow readers cost. */
+  bufferedBytes(): number {
+    let total = 0;
+    for (const connection of this.#all) total += connection.bufferedBytes();
+    return total;
+  }
+
   /**
    * Closes every connection, spread at random over `windowMs` so that clients do not all
-   * reconnect at once after a deploy (PITFALLS #9). Resolves once every close was issued.
+   * reconnect at once after a deploy (PITFALLS #9). Resolves once every connection is gone,
+   * not merely told: a WebSocket stays open (and counted) until its peer answers the closing
+   * handshake, and a caller that stops its server or exits as soon as this resolves would
+   * otherwise cut the last ones before they read their 1012. A peer that does not answer
+   * within `CLOSE_GRACE_MS` of the last close is not waited for.
    */
   drain(reason: CloseReason, windowMs: number): Promise<void> {
-    const connections = [...this.#all];
-    if (windowMs <= 0 || connections.length === 0) {
-      for (const connection of connections) closeQuietly(connection, reason);
-      return Promise.resolve();
-    }
+    const pending = new Set(this.#all);
+    if (pending.size === 0) return Promise.resolve();
     return new Promise((resolve) => {
-      let pending = connections.length;
-      for (const connection of connections) {
-        setTimeout(() => {
-          closeQuietly(connection, reason);
-          if (--pending === 0) resolve();
-        }, Math.random() * windowMs);
+      let grace: ReturnType<typeof setTimeout> | undefined;
+      const onRemove = (connection: Connection) => {
+        if (pending.delete(connection) && pending.size === 0) finish();
+      };
+      const finish = () => {
+        clearTimeout(grace);
+        this.#onRemove.delete(onRemove);
+        resolve();
+      };
+      this.#onRemove.add(onRemove);
+      let unsent = pending.size;
+      const closeOne = (connection: Connection) => {
+        closeQuietly(connection, reason);
+        if (--unsent === 0 && pending.size > 0) grace = setTimeout(finish, CLOSE_GRACE_MS);
+      };
+      for (const connection of [...pending]) {
+        if (windowMs <= 0) closeOne(connection);
+        else setTimeout(() => closeOne(connection), Math.random() * windowMs);
       }
     });
   }

@@ -36,7 +36,23 @@ export function sendError(
   headers: Record<string, string> = {},
 ): void {
   const known = isTidewireError(error) ? error : new TidewireError('INTERNAL', 'internal error');
-  sendJson(res, httpStatusOf(known.code), { code: known.code, message: known.message }, headers);
+  sendJson(
+    res,
+    httpStatusOf(known.code),
+    { code: known.code, message: known.message },
+    {
+      ...statusHeaders(known),
+      ...headers,
+    },
+  );
+}
+
+/** What a 401 and a 429 must say besides their body (RFC 9110 § 11.6.1, RFC 6585 § 4). */
+function statusHeaders(error: TidewireError): Record<string, string> {
+  if (error.code === 'UNAUTHORIZED') return { 'WWW-Authenticate': 'Bearer realm="tidewire"' };
+  const retryAfter = (error as { retryAfterSeconds?: unknown }).retryAfterSeconds;
+  if (typeof retryAfter === 'number') return { 'Retry-After': String(retryAfter) };
+  return {};
 }
 
 /**
@@ -50,11 +66,6 @@ export function parseRequestTarget(target: string): URL | undefined {
   } catch {
     return undefined;
   }
-}
-
-/** The peer address as the socket saw it (proxies are the operator's to configure). */
-export function clientIp(req: IncomingMessage): string {
-  return req.socket.remoteAddress ?? 'unknown';
 }
 
 interface MaybeParsedBody {

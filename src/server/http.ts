@@ -1,6 +1,8 @@
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { TidewireError } from '../protocol/errors.js';
+import { type AccessControl, settle } from './access.js';
+import type { Identity } from './options.js';
 import type { HttpTransport } from '../transports/transport.js';
 import type { WebSocketTransport } from '../transports/websocket.js';
 import { parseRequestTarget, sendError, sendJson } from './http-util.js';
@@ -19,8 +21,11 @@ export interface Routes {
   readonly poll: HttpTransport;
   readonly websocket: WebSocketTransport;
   readonly publishApi: PublishApi;
+  readonly access: AccessControl;
   health(): { status: number; body: object };
   readonly serveHealth: boolean;
+  /** Answers `GET /metrics`; undefined when metrics are off. */
+  readonly metrics: ((req: IncomingMessage, res: ServerResponse) => void) | undefined;
   isClosing(): boolean;
 }
 
@@ -47,6 +52,10 @@ export function createRequestHandler(routes: Routes, basePath: string): RequestH
       sendJson(res, status, body);
       return;
     }
+    if (routes.metrics && path === '/metrics') {
+      if (allowMethods(req, res, ['GET', 'HEAD'])) routes.metrics(req, res);
+      return;
+    }
     if (!path.startsWith(`${basePath}/`)) {
       if (next) next();
       else sendError(res, new TidewireError('NOT_FOUND', `no endpoint at ${path}`));
@@ -68,6 +77,13 @@ export function createRequestHandler(routes: Routes, basePath: string): RequestH
   };
 }
 
+/** The endpoints a browser page uses: Origin allowlist, per-IP rate and `authenticate`. */
+const BROWSER_ENDPOINTS: Record<string, string> = {
+  '/sse': 'GET',
+  '/poll': 'GET',
+  '/send': 'POST',
+};
+
 function route(
   routes: Routes,
   subPath: string,
@@ -75,12 +91,15 @@ function route(
   res: ServerResponse,
   query: URLSearchParams,
 ): void {
-  if (subPath === '/sse') {
-    if (allowMethods(req, res, ['GET'])) routes.sse.handle(req, res, query);
-  } else if (subPath === '/poll') {
-    if (allowMethods(req, res, ['GET'])) routes.poll.handle(req, res, query);
-  } else if (subPath === '/send') {
-    if (allowMethods(req, res, ['POST'])) void routes.publishApi.send(req, res);
+  const method = BROWSER_ENDPOINTS[subPath];
+  if (method !== undefined) {
+    // The gate answers preflights itself, so it goes before the method check.
+    if (!routes.access.admitHttp(req, res) || !allowMethods(req, res, [method])) return;
+    settle(
+      () => routes.access.authenticate(req),
+      (identity) => routeBrowser(routes, subPath, req, res, query, identity),
+      (error) => sendError(res, error),
+    );
   } else if (subPath.startsWith('/publish/') && subPath.length > '/publish/'.length) {
     if (allowMethods(req, res, ['POST'])) {
       void routes.publishApi.publish(req, res, subPath.slice('/publish/'.length), query);
@@ -97,6 +116,19 @@ function route(
   } else {
     sendError(res, new TidewireError('NOT_FOUND', `no endpoint at ${subPath}`));
   }
+}
+
+function routeBrowser(
+  routes: Routes,
+  subPath: string,
+  req: IncomingMessage,
+  res: ServerResponse,
+  query: URLSearchParams,
+  identity: Identity,
+): void {
+  if (subPath === '/sse') routes.sse.handle(req, res, query, identity);
+  else if (subPath === '/poll') routes.poll.handle(req, res, query, identity);
+  else void routes.publishApi.send(req, res, identity);
 }
 
 function allowMethods(req: IncomingMessage, res: ServerResponse, methods: string[]): boolean {

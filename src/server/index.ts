@@ -8,7 +8,7 @@
  *
  * const hub = createHub();
  * const server = http.createServer();
- * hub.attach(server); // /rt/ws, /rt/sse, /rt/poll, /rt/send, /rt/publish/:channel, /health
+ * hub.attach(server); // /rt/ws, /rt/sse, /rt/poll, /rt/send, /rt/publish/:channel, /health, /metrics
  * server.listen(8080);
  * await hub.publish('prices', { symbol: 'ACME', price: 12.5 }, { event: 'tick' });
  *
@@ -26,9 +26,12 @@ import { PollingTransport } from '../transports/polling.js';
 import { SseTransport } from '../transports/sse.js';
 import { WebSocketTransport } from '../transports/websocket.js';
 import { ConnectionRegistry } from './connections.js';
+import { type DropReason, HubCounters } from './counters.js';
+import { AccessControl } from './access.js';
 import { type RequestHandler, attachToServer, createRequestHandler } from './http.js';
 import { sendError } from './http-util.js';
 import { consoleLogger } from './logger.js';
+import { HubMetrics } from './metrics.js';
 import { type HubOptions, normalizeBasePath, resolveOptions } from './options.js';
 import { PublishApi } from './publish-api.js';
 
@@ -57,6 +60,8 @@ export interface HubStats {
   readonly channels: number;
   /** Whether the broker can publish and read now (`/health` answers 503 while it cannot). */
   readonly broker: 'available' | 'unavailable';
+  /** Requests refused and connections closed by the hub since it started, by reason. */
+  readonly dropped: Readonly<Partial<Record<DropReason, number>>>;
 }
 
 /** The hub: publish, receive what clients send, serve the endpoints, drain. */
@@ -74,6 +79,11 @@ export interface Hub {
   attach(server: Server, options?: AttachOptions): void;
   stats(): HubStats;
   /**
+   * The Prometheus text that `GET /metrics` answers (content type
+   * `text/plain; version=0.0.4; charset=utf-8`), for an app that serves it elsewhere.
+   */
+  metrics(): Promise<string>;
+  /**
    * Resolves once the broker is started; requests that arrive earlier wait for it. (A Redis
    * broker that cannot reach Redis starts degraded after its `startTimeoutMs`.)
    */
@@ -81,14 +91,24 @@ export interface Hub {
   /**
    * Graceful drain: refuses new connections, closes WebSockets with 1012 (reconnect), ends
    * SSE streams with a jittered `retry:` and answers held polls, spread over the drain
-   * window; then closes the broker.
+   * window; then closes the broker. Resolves once every connection is gone (a WebSocket peer
+   * that never answers the closing handshake is given 1 s); a second call gets the same drain.
    */
   close(options?: CloseOptions): Promise<void>;
 }
 
-export type { HubOptions, LimitOptions } from './options.js';
+export type {
+  Authenticate,
+  Authorize,
+  ChannelAction,
+  HubOptions,
+  Identity,
+  LimitOptions,
+} from './options.js';
+export { readToken } from './access.js';
 export type { RequestHandler } from './http.js';
 export type { Logger } from './logger.js';
+export type { DropReason } from './counters.js';
 export type { Envelope } from '../protocol/envelope.js';
 export type { ConnectionInfo, MessageListener, TransportName } from '../core/hub.js';
 export type { Position } from '../core/position.js';
@@ -119,8 +139,29 @@ export function createHub(options: HubOptions = {}): Hub {
   const logger = options.logger ?? consoleLogger;
   const resolved = resolveOptions(options, logger);
   const broker = options.broker ?? new MemoryBroker(options.history);
+  const counters = new HubCounters();
+  // Read only when scraped, so the arrows may name core and connections, made below.
+  const metrics = new HubMetrics(
+    {
+      counters,
+      connectionsByTransport: () => connections.countByTransport(),
+      bufferedBytes: () => connections.bufferedBytes(),
+      channels: () => core.channelCount,
+      subscriptions: () => core.subscriptionTotal,
+      isBrokerAvailable: () => broker.isAvailable(),
+    },
+    {
+      registry: options.metricsRegistry,
+      processMetrics: options.processMetrics,
+      token: resolved.metricsToken,
+    },
+  );
   const core = new HubCore({
     broker,
+    onBrokerCall: (operation, ok, seconds) => {
+      if (ok && operation === 'publish') counters.published += 1;
+      metrics.observeBroker(operation, ok, seconds);
+    },
     onError: (error, context) => logger.error({ err: error }, context),
     onBrokerAvailabilityChange: (available, detail) => {
       if (available) logger.info({ broker: detail }, 'broker available: fan-out resumes');
@@ -130,24 +171,35 @@ export function createHub(options: HubOptions = {}): Hub {
   const connections = new ConnectionRegistry(resolved.limits.maxConnectionsPerIp);
   let closing = false;
   let closed = false;
+  let closeDone: Promise<void> | undefined;
   let started = false;
   const ready = core.start().then(() => {
     started = true;
   });
   ready.catch((error: unknown) => logger.error({ err: error }, 'broker failed to start'));
 
-  const context = { core, connections, options: resolved, isClosing: () => closing };
+  const access = new AccessControl(resolved, counters);
+  const context = {
+    core,
+    connections,
+    counters,
+    access,
+    options: resolved,
+    isClosing: () => closing,
+  };
   const websocket = new WebSocketTransport(context);
   const sse = new SseTransport(context);
   const poll = new PollingTransport(context);
-  const publishApi = new PublishApi(core, connections, resolved);
+  const publishApi = new PublishApi(context);
 
   const routes = {
     sse,
     poll,
     websocket,
     publishApi,
+    access,
     serveHealth: resolved.health,
+    metrics: resolved.metrics ? metrics.handle : undefined,
     isClosing: () => closing,
     health: () =>
       broker.isAvailable()
@@ -190,6 +242,12 @@ export function createHub(options: HubOptions = {}): Hub {
         server.headersTimeout || Infinity,
         resolved.limits.headersTimeoutMs,
       );
+      // Slow bodies: the whole request must arrive within the limit (Node's default is 300 s).
+      // Node applies it until the request is read, so streams and held polls are not cut.
+      server.requestTimeout = Math.min(
+        server.requestTimeout || Infinity,
+        resolved.limits.requestTimeoutMs,
+      );
       // Listeners stay after close(): the hub's endpoints then answer 503 SHUTTING_DOWN
       // instead of leaving requests with no listener at all.
       attachToServer(server, handler(attachOptions), websocket, basePath);
@@ -198,21 +256,29 @@ export function createHub(options: HubOptions = {}): Hub {
       connections: connections.countByTransport(),
       channels: core.channelCount,
       broker: broker.isAvailable() ? 'available' : 'unavailable',
+      dropped: Object.fromEntries(counters.dropped),
     }),
-    async close(closeOptions = {}) {
-      if (closing) return;
-      closing = true;
-      const window = closeOptions.drainWindowMs ?? resolved.drainWindowMs;
-      await connections.drain(
-        { code: CloseCode.SERVICE_RESTART, reason: 'server restarting' },
-        window,
-      );
-      websocket.close();
-      sse.close();
-      poll.close();
-      await ready.catch(() => {});
-      closed = true;
-      await core.close();
+    metrics: () => metrics.text(),
+    close(closeOptions = {}) {
+      // A second call (two signals, an app and its test harness) gets the same drain: it must
+      // not resolve while the first one still has connections open.
+      closeDone ??= (async () => {
+        closing = true;
+        const window = closeOptions.drainWindowMs ?? resolved.drainWindowMs;
+        await connections.drain(
+          { code: CloseCode.SERVICE_RESTART, reason: 'server restarting' },
+          window,
+        );
+        websocket.close();
+        sse.close();
+        poll.close();
+        await ready.catch(() => {});
+        closed = true;
+        // An app's registry forgets this hub's series, so that a new hub may report there.
+        metrics.close();
+        await core.close();
+      })();
+      return closeDone;
     },
   };
 }

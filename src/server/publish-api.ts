@@ -1,13 +1,12 @@
 import { timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { HubCore } from '../core/hub.js';
 import { assertChannel } from '../protocol/channel.js';
 import { normalizeEvent } from '../protocol/envelope.js';
 import { TidewireError } from '../protocol/errors.js';
 import { isPlainObject, readPublish } from '../protocol/frames.js';
-import type { ConnectionRegistry } from './connections.js';
-import { clientIp, parseJson, readBody, sendError, sendJson } from './http-util.js';
-import type { ResolvedOptions } from './options.js';
+import type { TransportContext } from '../transports/transport.js';
+import { parseJson, readBody, sendError, sendJson } from './http-util.js';
+import type { Identity } from './options.js';
 
 /**
  * The two ways to publish over HTTP: `POST /rt/publish/:channel` for backends (curl, Python,
@@ -15,11 +14,7 @@ import type { ResolvedOptions } from './options.js';
  * the same rules as a WebSocket `publish` frame.
  */
 export class PublishApi {
-  constructor(
-    private readonly core: HubCore,
-    private readonly connections: ConnectionRegistry,
-    private readonly options: ResolvedOptions,
-  ) {}
+  constructor(private readonly context: TransportContext) {}
 
   /**
    * `POST /rt/publish/:channel[?event=E]`. The body is JSON, except that `text/plain` is
@@ -36,7 +31,7 @@ export class PublishApi {
       const channel = assertChannel(safeDecode(channelText));
       const event = normalizeEvent(query.get('event') || undefined);
       const { data, binary } = await this.#readPublishBody(req);
-      const envelope = await this.core.publish({
+      const envelope = await this.context.core.publish({
         channel,
         event,
         data,
@@ -48,13 +43,14 @@ export class PublishApi {
     }
   }
 
-  /** `POST /rt/send` with `{ channel, event, data }`. */
-  async send(req: IncomingMessage, res: ServerResponse) {
+  /** `POST /rt/send` with `{ channel, event, data }`, from a request that passed the gate. */
+  async send(req: IncomingMessage, res: ServerResponse, identity: Identity) {
+    const { core, connections, access, options } = this.context;
     try {
-      if (!this.options.allowClientPublish) {
+      if (!options.allowClientPublish) {
         throw new TidewireError('PUBLISH_DISABLED', 'clients may not publish on this hub');
       }
-      const body = await readBody(req, this.options.limits.maxMessageBytes);
+      const body = await readBody(req, options.limits.maxMessageBytes);
       const value = Buffer.isBuffer(body) ? parseJson(body.toString('utf8')) : body.parsed;
       if (!isPlainObject(value)) {
         throw new TidewireError(
@@ -63,12 +59,14 @@ export class PublishApi {
         );
       }
       const { channel, event, data, binary } = readPublish(value);
+      await access.authorize(identity, [channel], 'publish');
       const connection = {
-        id: this.connections.nextId(),
+        id: connections.nextId(),
         transport: 'http' as const,
-        ip: clientIp(req),
+        ip: access.clientIp(req),
+        identity,
       };
-      const envelope = await this.core.receive(connection, {
+      const envelope = await core.receive(connection, {
         channel,
         event,
         data,
@@ -81,22 +79,24 @@ export class PublishApi {
   }
 
   #checkToken(req: IncomingMessage): void {
-    const token = this.options.publishToken;
+    const token = this.context.options.publishToken;
     if (token === undefined) return;
     // SPEC.md § Endpoints: 401 without a bearer token (no header, or another scheme such as
     // Basic), 403 with a wrong one.
     const given = /^Bearer\s+(.+)$/i.exec(req.headers.authorization ?? '')?.[1]?.trim();
     if (!given) {
+      this.context.counters.drop('unauthorized');
       throw new TidewireError('UNAUTHORIZED', 'publishing needs "Authorization: Bearer <token>"');
     }
     if (!constantTimeEqual(given, token)) {
+      this.context.counters.drop('forbidden');
       throw new TidewireError('FORBIDDEN', 'the publish token is not valid');
     }
   }
 
   async #readPublishBody(req: IncomingMessage): Promise<{ data: unknown; binary?: true }> {
     const type = (req.headers['content-type'] ?? '').split(';')[0]?.trim().toLowerCase();
-    const body = await readBody(req, this.options.limits.maxMessageBytes);
+    const body = await readBody(req, this.context.options.limits.maxMessageBytes);
     if (!Buffer.isBuffer(body)) return { data: body.parsed };
     if (type === 'application/octet-stream') return { data: body.toString('base64'), binary: true };
     const text = body.toString('utf8');

@@ -4,7 +4,9 @@ import type { EncodedEnvelope } from '../core/encoded-envelope.js';
 import type { SubscribeResult, Subscriber } from '../core/hub.js';
 import { TidewireError } from '../protocol/errors.js';
 import type { CloseReason, Connection } from '../server/connections.js';
-import { clientIp, readChannelsParam, sendError, sendJson } from '../server/http-util.js';
+import { isGone, settle } from '../server/access.js';
+import { readChannelsParam, sendError, sendJson } from '../server/http-util.js';
+import type { Identity } from '../server/options.js';
 import { DEFAULTS } from '../server/options.js';
 import type { HttpTransport, TransportContext } from './transport.js';
 
@@ -21,22 +23,52 @@ export class PollingTransport implements HttpTransport {
     this.#context = context;
   }
 
-  handle(req: IncomingMessage, res: ServerResponse, query: URLSearchParams): void {
-    const { connections, options, core } = this.#context;
+  handle(
+    req: IncomingMessage,
+    res: ServerResponse,
+    query: URLSearchParams,
+    identity: Identity,
+  ): void {
+    const { options, access } = this.#context;
     let channels: string[];
     let since: Map<string, string>;
     let timeout: number;
-    const ip = clientIp(req);
     try {
-      if (this.#context.isClosing()) {
-        throw new TidewireError('SHUTTING_DOWN', 'server is shutting down, retry elsewhere');
-      }
       channels = readChannelsParam(query, options.limits.maxSubscriptionsPerConnection);
       const cursor = query.get('cursor');
       since = cursor ? decodeCursor(cursor, channels) : new Map();
       timeout = readTimeout(query.get('timeout'), options.limits.maxPollTimeoutMs);
+    } catch (error) {
+      sendError(res, error);
+      return;
+    }
+    settle(
+      () => access.authorize(identity, channels, 'subscribe'),
+      () => this.#open(req, res, channels, since, timeout),
+      (error) => sendError(res, error),
+    );
+  }
+
+  #open(
+    req: IncomingMessage,
+    res: ServerResponse,
+    channels: string[],
+    since: Map<string, string>,
+    timeout: number,
+  ): void {
+    const { connections, core, access } = this.#context;
+    // An `authorize` hook may have taken a while: the client may be gone, the hub draining.
+    if (isGone(res)) return;
+    const ip = access.clientIp(req);
+    try {
+      if (this.#context.isClosing()) {
+        throw new TidewireError('SHUTTING_DOWN', 'server is shutting down, retry elsewhere');
+      }
       connections.checkAdmission(ip);
     } catch (error) {
+      if (error instanceof TidewireError && error.code === 'TOO_MANY_CONNECTIONS') {
+        this.#context.counters.drop('too_many_connections');
+      }
       sendError(res, error);
       return;
     }
@@ -109,8 +141,13 @@ class Poll implements Subscriber, Connection {
       return;
     }
     this.#parts.push(encoded.json);
+    this.#context.counters.delivered[this.transport] += 1;
     this.#positions.set(encoded.envelope.channel, encoded.envelope.id);
     this.#scheduleAnswer();
+  }
+
+  bufferedBytes(): number {
+    return 0;
   }
 
   /** The backlog is in; hold for live envelopes unless there is something to answer. */

@@ -4,7 +4,9 @@ import type { EncodedEnvelope } from '../core/encoded-envelope.js';
 import type { SubscribeResult, Subscriber } from '../core/hub.js';
 import { TidewireError } from '../protocol/errors.js';
 import type { CloseReason, Connection } from '../server/connections.js';
-import { clientIp, readChannelsParam, sendError } from '../server/http-util.js';
+import { isGone, settle } from '../server/access.js';
+import { readChannelsParam, sendError } from '../server/http-util.js';
+import type { Identity } from '../server/options.js';
 import { formatEvent } from '../sse/format.js';
 import { BacklogGuard } from '../sse/backlog-guard.js';
 import { HEARTBEAT, reconnectLater, sseHeaders, streamOpening } from '../sse/headers.js';
@@ -79,15 +81,15 @@ export class SseTransport implements HttpTransport {
     this.#heartbeat.unref?.();
   }
 
-  handle(req: IncomingMessage, res: ServerResponse, query: URLSearchParams): void {
-    const { connections, options, core } = this.#context;
+  handle(
+    req: IncomingMessage,
+    res: ServerResponse,
+    query: URLSearchParams,
+    identity: Identity,
+  ): void {
+    const { options, access } = this.#context;
     let since: Map<string, string>;
     let channels: string[];
-    const ip = clientIp(req);
-    if (this.#context.isClosing()) {
-      answerReconnectLater(req, res, options.sseRetryMs, 'server restarting');
-      return;
-    }
     try {
       channels = readChannelsParam(query, options.limits.maxSubscriptionsPerConnection);
       // The header is what a reconnecting EventSource sends; it wins over the query of the
@@ -97,8 +99,36 @@ export class SseTransport implements HttpTransport {
         (typeof header === 'string' && header !== '' ? header : undefined) ??
         (query.get('lastEventId') || undefined);
       since = cursor === undefined ? new Map() : decodeCursor(cursor, channels);
+    } catch (error) {
+      sendError(res, error);
+      return;
+    }
+    settle(
+      () => access.authorize(identity, channels, 'subscribe'),
+      () => this.#open(req, res, query, channels, since),
+      (error) => sendError(res, error),
+    );
+  }
+
+  #open(
+    req: IncomingMessage,
+    res: ServerResponse,
+    query: URLSearchParams,
+    channels: string[],
+    since: Map<string, string>,
+  ): void {
+    const { connections, options, core, access } = this.#context;
+    // An `authorize` hook may have taken a while: the client may be gone, the hub draining.
+    if (isGone(res)) return;
+    if (this.#context.isClosing()) {
+      answerReconnectLater(req, res, options.sseRetryMs, 'server restarting');
+      return;
+    }
+    const ip = access.clientIp(req);
+    try {
       connections.checkAdmission(ip);
     } catch (error) {
+      this.#context.counters.drop('too_many_connections');
       sendError(res, error);
       return;
     }
@@ -178,6 +208,7 @@ class SseStream implements Subscriber, Connection {
   }
 
   onEnvelope(encoded: EncodedEnvelope): void {
+    this.#context.counters.delivered.sse += 1;
     this.#positions.set(encoded.envelope.channel, encoded.envelope.id);
     const form = this.#form;
     if (this.#positions.size === 1) {
@@ -191,6 +222,10 @@ class SseStream implements Subscriber, Connection {
     this.write(this.#heartbeat);
   }
 
+  bufferedBytes(): number {
+    return this.#ended ? 0 : this.#res.writableLength;
+  }
+
   write(text: string): void {
     if (this.#ended) return;
     this.#res.write(text);
@@ -199,6 +234,7 @@ class SseStream implements Subscriber, Connection {
 
   /** The peer stopped reading: end the stream rather than queue without bound. */
   #onSlowConsumer(): void {
+    this.#context.counters.drop('slow_consumer');
     this.#context.options.logger.warn(
       { connection: this.id, ip: this.ip },
       'sse slow consumer closed',

@@ -1,9 +1,9 @@
-import type { IncomingMessage } from 'node:http';
+import { type IncomingMessage, STATUS_CODES } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { type RawData, WebSocket, WebSocketServer } from 'ws';
 import type { EncodedEnvelope } from '../core/encoded-envelope.js';
 import type { ConnectionInfo, SubscribeResult, Subscriber } from '../core/hub.js';
-import { CloseCode, closeCodeOf } from '../protocol/codes.js';
+import { CloseCode, closeCodeOf, httpStatusOf } from '../protocol/codes.js';
 import { TidewireError, isTidewireError } from '../protocol/errors.js';
 import {
   type ClientFrame,
@@ -13,7 +13,9 @@ import {
   parseClientFrame,
 } from '../protocol/frames.js';
 import type { CloseReason, Connection } from '../server/connections.js';
-import { clientIp } from '../server/http-util.js';
+import { isPromise, originError, settle } from '../server/access.js';
+import type { Identity } from '../server/options.js';
+import { TokenBucket } from '../server/rate-limit.js';
 import { BacklogGuard } from '../sse/backlog-guard.js';
 import type { TransportContext } from './transport.js';
 
@@ -24,6 +26,12 @@ import type { TransportContext } from './transport.js';
  * slot and its subscriptions would linger that long.
  */
 const UNRESPONSIVE_CLOSE_GRACE_MS = 1000;
+
+/**
+ * Frames that may wait behind one held by an async `authorize` hook; a client that sends more
+ * before the hook answers is flooding.
+ */
+const MAX_PENDING_FRAMES = 256;
 
 /** Memo key of the `message` frame bytes of an envelope, shared by every socket. */
 const MESSAGE_FRAME = Symbol('websocket message frame');
@@ -58,24 +66,55 @@ export class WebSocketTransport {
     this.#heartbeat.unref?.();
   }
 
-  /** Completes an upgrade routed to the WebSocket endpoint. */
+  /**
+   * An upgrade routed to the WebSocket endpoint. A foreign Origin (cross-site WebSocket
+   * hijacking: WebSocket is not covered by CORS) and an address past its request rate are
+   * refused before the handshake, with an HTTP status; the other refusals after it.
+   */
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
-    const ip = clientIp(req);
-    let refusal: TidewireError | undefined;
-    if (this.#context.isClosing()) {
+    const { access, counters } = this.#context;
+    socket.on('error', () => {});
+    if (!access.checkOrigin(req).allowed) {
+      counters.drop('origin');
+      refuseUpgrade(socket, originError());
+      return;
+    }
+    const limited = access.checkRate(req);
+    if (limited) {
+      refuseUpgrade(socket, limited, { 'Retry-After': String(limited.retryAfterSeconds) });
+      return;
+    }
+    settle(
+      () => access.authenticate(req),
+      (identity) => this.#complete(req, socket, head, identity, undefined),
+      (error) => this.#complete(req, socket, head, undefined, asTidewireError(error)),
+    );
+  }
+
+  #complete(
+    req: IncomingMessage,
+    socket: Duplex,
+    head: Buffer,
+    identity: Identity,
+    refused: TidewireError | undefined,
+  ): void {
+    const ip = this.#context.access.clientIp(req);
+    let refusal = refused;
+    if (refusal === undefined && this.#context.isClosing()) {
       refusal = new TidewireError('SHUTTING_DOWN', 'server is shutting down, reconnect elsewhere');
-    } else {
+    } else if (refusal === undefined) {
       try {
         this.#context.connections.checkAdmission(ip);
       } catch (error) {
+        this.#context.counters.drop('too_many_connections');
         refusal = error as TidewireError;
       }
     }
     this.#server.handleUpgrade(req, socket, head, (ws) => {
-      // Refusals complete the handshake so that a browser, which cannot read an HTTP status
-      // of a failed upgrade, still gets a close code and a reason.
+      // These refusals complete the handshake so that a browser, which cannot read an HTTP
+      // status of a failed upgrade, still gets a close code and a reason.
       if (refusal) ws.close(closeCodeOf(refusal.code), fitCloseReason(refusal.message));
-      else this.#open(ws, ip);
+      else this.#open(ws, ip, identity);
     });
   }
 
@@ -84,8 +123,8 @@ export class WebSocketTransport {
     this.#server.close();
   }
 
-  #open(ws: WebSocket, ip: string): void {
-    const connection = new WsConnection(this.#context, ws, ip, () => {
+  #open(ws: WebSocket, ip: string, identity: Identity): void {
+    const connection = new WsConnection(this.#context, ws, ip, identity, () => {
       this.#sockets.delete(connection);
     });
     this.#sockets.add(connection);
@@ -108,6 +147,20 @@ class WsConnection implements Subscriber, Connection {
   readonly #info: ConnectionInfo;
   readonly #onGone: () => void;
   readonly #backlog: BacklogGuard;
+  readonly #identity: Identity;
+  /** Frames it may send (`maxMessagesPerSecond`), and frames it may send past that, refused. */
+  readonly #frames: TokenBucket;
+  readonly #refusals: TokenBucket;
+  /**
+   * Frames wait here while an earlier one waits on an async `authorize` hook, so that they
+   * are handled in the order they came (a subscribe then an unsubscribe stays unsubscribed).
+   */
+  #pending: Promise<void> | undefined;
+  #pendingCount = 0;
+  /** Publishes handed to the hub whose ack or error is not written yet. */
+  readonly #publishing = new Set<Promise<void>>();
+  /** Set once the socket is to be closed for flooding: the frames that still come are not read. */
+  #isCut = false;
   #lastSeen = Date.now();
   #reapTimer: ReturnType<typeof setTimeout> | undefined;
 
@@ -115,22 +168,29 @@ class WsConnection implements Subscriber, Connection {
     context: TransportContext,
     ws: WebSocket,
     readonly ip: string,
+    identity: Identity,
     onGone: () => void,
   ) {
     this.#context = context;
     this.#ws = ws;
     this.#onGone = onGone;
+    this.#identity = identity;
     this.id = context.connections.nextId();
-    this.#info = { id: this.id, transport: 'websocket', ip };
+    this.#info = { id: this.id, transport: 'websocket', ip, identity };
+    const { maxMessagesPerSecond: rate, maxMessageBurst: burst } = context.options.limits;
+    this.#frames = new TokenBucket(rate, burst);
+    this.#refusals = new TokenBucket(rate, burst);
     const max = context.options.limits.maxBufferedBytes;
     // The peer stopped reading: stop queueing (memory stays bounded) and tell it why.
     this.#backlog = new BacklogGuard(
       () => ws.bufferedAmount,
       max,
-      () =>
+      () => {
+        context.counters.drop('slow_consumer');
         this.#closeUnresponsive(
           new TidewireError('SLOW_CONSUMER', `more than ${max} bytes waiting to be read`),
-        ),
+        );
+      },
     );
     ws.on('message', (data, isBinary) => this.#onMessage(data, isBinary));
     ws.on('pong', () => {
@@ -152,16 +212,27 @@ class WsConnection implements Subscriber, Connection {
   }
 
   onEnvelope(encoded: EncodedEnvelope): void {
+    this.#context.counters.delivered.websocket += 1;
     this.#write(encoded.memo(MESSAGE_FRAME, messageFrame));
+  }
+
+  bufferedBytes(): number {
+    return this.#ws.bufferedAmount;
   }
 
   close(reason: CloseReason): void {
     this.#ws.close(reason.code, fitCloseReason(reason.reason));
+    // A peer that does not answer the closing handshake is let go after the grace period, not
+    // after ws's 30 s (a drain would keep its socket that long).
+    clearTimeout(this.#reapTimer);
+    this.#reapTimer = setTimeout(() => this.#ws.terminate(), UNRESPONSIVE_CLOSE_GRACE_MS);
+    this.#reapTimer.unref?.();
   }
 
   heartbeat(now: number, idleTimeout: number): void {
     if (this.#ws.readyState !== WebSocket.OPEN) return;
     if (now - this.#lastSeen > idleTimeout) {
+      this.#context.counters.drop('idle_timeout');
       this.#closeUnresponsive(
         new TidewireError('IDLE_TIMEOUT', `nothing received for ${idleTimeout} ms`),
       );
@@ -171,7 +242,10 @@ class WsConnection implements Subscriber, Connection {
   }
 
   #onMessage(data: RawData, isBinary: boolean): void {
-    this.#lastSeen = Date.now();
+    const now = Date.now();
+    this.#lastSeen = now;
+    if (this.#isCut) return;
+    if (!this.#frames.take(now) && !this.#refuseOverRate(now, data)) return;
     const text = isBinary ? decodeUtf8(data) : rawToBuffer(data).toString('utf8');
     if (text === undefined) {
       this.#sendError(new TidewireError('BAD_JSON', 'binary frame is not UTF-8 JSON text'));
@@ -189,24 +263,108 @@ class WsConnection implements Subscriber, Connection {
       this.#sendError(error);
       return;
     }
-    this.#dispatch(frame);
+    if (this.#pending === undefined) {
+      this.#track(this.#dispatch(frame));
+      return;
+    }
+    if (this.#pendingCount >= MAX_PENDING_FRAMES) {
+      this.#closeUnresponsive(
+        new TidewireError('RATE_LIMITED', 'too many frames waiting for authorization'),
+      );
+      return;
+    }
+    this.#pendingCount += 1;
+    this.#track(
+      this.#pending.then(() => {
+        this.#pendingCount -= 1;
+        return this.#dispatch(frame);
+      }),
+    );
   }
 
-  #dispatch(frame: ClientFrame): void {
+  /**
+   * A frame past the rate. A publish is refused with `RATE_LIMITED` (its promise rejects in
+   * the client, nothing else is lost) and a ping goes unanswered; any other frame, or a sender
+   * that goes on at twice the rate, closes the connection with 4003 (reconnect with backoff).
+   * Returns whether to go on.
+   */
+  #refuseOverRate(now: number, data: RawData): boolean {
+    this.#context.counters.drop('rate_limited');
+    const error = new TidewireError(
+      'RATE_LIMITED',
+      `more than ${this.#context.options.limits.maxMessagesPerSecond} frames per second`,
+    );
+    const kind = frameKind(data);
+    if (kind === 'other' || !this.#refusals.take(now)) {
+      this.#cut({ code: closeCodeOf(error.code), reason: error.message });
+    } else if (kind !== 'ping') {
+      // A ping past the rate goes unanswered: the bucket refills long before the client's
+      // heartbeat would call the link dead, and closing for it would cost a reconnect.
+      this.#sendError(error, kind.ref);
+    }
+    return false;
+  }
+
+  /**
+   * Closes a flooding socket once the publishes it had accepted are acked. They are in history
+   * already: a client that missed their acks would send them again on its next connection,
+   * with the same burst, cut again the same way (a reconnect loop that duplicates them).
+   */
+  #cut(reason: CloseReason): void {
+    this.#isCut = true;
+    void Promise.resolve(this.#pending)
+      .then(() => Promise.allSettled(this.#publishing))
+      .then(() => this.close(reason));
+  }
+
+  /** Keeps frames in order behind one that waits on a hook. */
+  #track(result: void | Promise<void>): void {
+    if (!isPromise(result)) return;
+    const pending = result.catch(() => {});
+    this.#pending = pending;
+    void pending.then(() => {
+      if (this.#pending === pending) this.#pending = undefined;
+    });
+  }
+
+  #dispatch(frame: ClientFrame): void | Promise<void> {
     switch (frame.type) {
       case 'subscribe':
-        this.#subscribe(frame);
-        break;
+        return this.#authorized(frame.channels, 'subscribe', frame.ref, () =>
+          this.#subscribe(frame),
+        );
       case 'unsubscribe':
         this.#context.core.unsubscribe(this, frame.channels);
-        break;
+        return;
       case 'publish':
-        this.#publish(frame);
-        break;
+        return this.#authorized([frame.channel], 'publish', frame.ref, () => this.#publish(frame));
       case 'ping':
         this.#send({ type: 'pong' });
-        break;
+        return;
     }
+  }
+
+  /** Runs `then` if `authorize` allows `action` on `channels`; else answers FORBIDDEN. */
+  #authorized(
+    channels: readonly string[],
+    action: 'subscribe' | 'publish',
+    ref: string | undefined,
+    then: () => void,
+  ): void | Promise<void> {
+    let verdict: void | Promise<void>;
+    try {
+      verdict = this.#context.access.authorize(this.#identity, channels, action);
+    } catch (error) {
+      this.#sendError(error, ref);
+      return;
+    }
+    if (!isPromise(verdict)) return then();
+    return verdict.then(
+      () => {
+        if (this.#ws.readyState === WebSocket.OPEN) then();
+      },
+      (error: unknown) => this.#sendError(error, ref),
+    );
   }
 
   #subscribe(frame: SubscribeFrame): void {
@@ -239,13 +397,15 @@ class WsConnection implements Subscriber, Connection {
       return;
     }
     const { channel, event, data, binary } = frame;
-    core
+    const publishing = core
       .receive(this.#info, { channel, event, data, ...(binary ? { binary } : {}) })
       .then((envelope) => {
         if (frame.ref === undefined) return;
         this.#send({ type: 'ack', ref: frame.ref, id: envelope.id, ts: envelope.ts });
       })
       .catch((error: unknown) => this.#sendError(error, frame.ref));
+    this.#publishing.add(publishing);
+    void publishing.finally(() => this.#publishing.delete(publishing));
   }
 
   #sendError(error: unknown, ref?: string): void {
@@ -282,8 +442,6 @@ class WsConnection implements Subscriber, Connection {
    */
   #closeUnresponsive(error: TidewireError): void {
     this.close({ code: closeCodeOf(error.code), reason: error.message });
-    this.#reapTimer = setTimeout(() => this.#ws.terminate(), UNRESPONSIVE_CLOSE_GRACE_MS);
-    this.#reapTimer.unref?.();
   }
 
   #cleanup(): void {
@@ -292,6 +450,48 @@ class WsConnection implements Subscriber, Connection {
     this.#context.core.unsubscribeAll(this);
     this.#context.connections.remove(this);
     this.#onGone();
+  }
+}
+
+/**
+ * Answers an upgrade with an HTTP error and closes the socket: no WebSocket is opened for a
+ * foreign origin or a flooding address.
+ */
+function refuseUpgrade(
+  socket: Duplex,
+  error: TidewireError,
+  headers: Record<string, string> = {},
+): void {
+  const body = JSON.stringify(error.toJSON());
+  const status = httpStatusOf(error.code);
+  const lines = [
+    `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}`,
+    'Content-Type: application/json; charset=utf-8',
+    `Content-Length: ${Buffer.byteLength(body)}`,
+    'Connection: close',
+    ...Object.entries(headers).map(([name, value]) => `${name}: ${value}`),
+  ];
+  if (socket.writable) socket.end(`${lines.join('\r\n')}\r\n\r\n${body}`);
+  else socket.destroy();
+}
+
+function asTidewireError(error: unknown): TidewireError {
+  return isTidewireError(error) ? error : new TidewireError('INTERNAL', 'internal error');
+}
+
+/**
+ * The `ref` of a frame refused before it was read: a string for a publish that has one, null
+ * for a publish without, undefined for any other frame.
+ */
+function frameKind(data: RawData): { ref: string | undefined } | 'ping' | 'other' {
+  const text = rawToBuffer(data).toString('utf8');
+  if (text === 'ping') return 'ping';
+  try {
+    const frame = parseClientFrame(text);
+    if (frame.type === 'ping') return 'ping';
+    return frame.type === 'publish' ? { ref: frame.ref } : 'other';
+  } catch {
+    return 'other';
   }
 }
 

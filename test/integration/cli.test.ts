@@ -4,6 +4,7 @@ import { CLI_BIN as bin, ensureCliBuilt, serveCli as serve } from '../support/cl
 import { TestEventStream } from '../support/sse-client.js';
 import { publishHttp, requestJson } from '../support/http-client.js';
 import { killListening } from '../support/listening-process.js';
+import { findLog } from '../support/log-lines.js';
 import { waitFor } from '../support/wait.js';
 
 beforeAll(ensureCliBuilt, 60_000);
@@ -66,7 +67,13 @@ describe('tidewire serve', () => {
     expect(await served.exited).toBe(0);
     await waitFor(() => stream.ended, 5000, 'the stream to end');
     expect(stream.raw).toMatch(/: server restarting\nretry: \d+\n\n$/);
-    expect(served.output()).toContain('SIGTERM: draining 1 streams');
+    expect(findLog(served.output(), 'draining')).toMatchObject({
+      level: 'info',
+      signal: 'SIGTERM',
+      connections: { sse: 1 },
+      windowMs: 200,
+    });
+    expect(findLog(served.output(), 'stopped')).toMatchObject({ signal: 'SIGTERM' });
   });
 
   it('refuses bad flags with a message and exit code 1', async () => {

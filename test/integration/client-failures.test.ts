@@ -89,7 +89,10 @@ describe.each(VARIANTS)('client over $name', ({ transport, options }) => {
     proxy.dropAll();
     const ack = client.publish('up', { n: 0 });
     await stream(20, 39, ['a', 'b'], hubPublisher(testHub.hub));
-    if (transport !== 'polling') await recorder.waitForEvent('open', 2);
+    // A stream or socket always dies with the blip. A poll only when one was in flight: a blip
+    // that falls between two polls (the client reading an answer, busy machine) resets an idle
+    // keep-alive socket, and the next poll simply opens a new one, with nothing to notice.
+    if (transport === 'websocket' || transport === 'sse') await recorder.waitForEvent('open', 2);
     await stream(40, 59, ['a', 'b'], hubPublisher(testHub.hub));
 
     for (const channel of ['a', 'b']) await recorder.waitForN(channel, 59);
@@ -107,8 +110,8 @@ describe.each(VARIANTS)('client over $name', ({ transport, options }) => {
         new Set([JSON.stringify({ n: 0 })]),
       );
     }
-    // A short poll between two requests may not notice the blip at all.
-    if (transport !== 'polling') {
+    // A poll between two requests may not notice the blip at all (above).
+    if (transport === 'websocket' || transport === 'sse') {
       expect(recorder.of('close')[0]).toMatchObject({ transport, willReconnect: true });
     }
   });

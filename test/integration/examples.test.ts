@@ -77,4 +77,31 @@ describe('examples', () => {
       child.kill('SIGKILL');
     }
   });
+  it('auth.mjs lets a user read their own channel, and refuses the rest', async () => {
+    const url = await runExample('auth.mjs');
+    const login = await requestJson<{ token: string }>(`${url}/login?user=ada`, {
+      method: 'POST',
+    });
+    const token = encodeURIComponent(login.body.token);
+    const own = await TestEventStream.open(`${url}/rt/sse?channel=user:ada:inbox&token=${token}`);
+    await own.waitForType('subscribed', 1);
+    await fetch(`${url}/notify?user=ada`, { method: 'POST', body: 'hello' });
+    const [notice] = await own.waitForType('notice', 1);
+    expect(JSON.parse(notice!.data)).toMatchObject({ data: { text: 'hello' } });
+    own.close();
+
+    const status = async (path: string, headers: Record<string, string> = {}) =>
+      (await fetch(`${url}${path}`, { headers })).status;
+    const poll = '/rt/poll?timeout=0&channel=';
+    expect(await status(`${poll}user:bob:inbox&token=${token}`)).toBe(403);
+    expect(await status(`${poll}news`)).toBe(401);
+    expect(await status(`${poll}news&token=ada.forged`)).toBe(401);
+    expect(await status(`${poll}news`, { Cookie: `session=${token}` })).toBe(200);
+    const foreign = { Origin: 'https://evil.example', Authorization: `Bearer ${login.body.token}` };
+    expect(await status(`${poll}news`, foreign)).toBe(403);
+    const listed = { Origin: 'http://localhost:5173', Authorization: `Bearer ${login.body.token}` };
+    const allowed = await fetch(`${url}${poll}news`, { headers: listed });
+    expect(allowed.status).toBe(200);
+    expect(allowed.headers.get('access-control-allow-origin')).toBe('http://localhost:5173');
+  });
 });

@@ -61,6 +61,7 @@ describe('hub.onMessage and hub.stats', () => {
       connections: { websocket: 1, sse: 0, 'long-polling': 0, polling: 0, http: 0 },
       channels: 2,
       broker: 'available',
+      dropped: {},
     });
     socket.send({ type: 'publish', channel: 'a', data: 1, ref: 'r1' });
     const ack = await socket.next((frame) => typeof frame === 'object' && frame.type === 'ack');

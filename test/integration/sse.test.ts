@@ -390,6 +390,7 @@ describe('GET /rt/sse: connection lifecycle', () => {
       connections: { websocket: 0, sse: 2, 'long-polling': 0, polling: 0, http: 0 },
       channels: 3,
       broker: 'available',
+      dropped: {},
     });
     one.stream.close();
     await waitFor(() => testHub.hub.stats().connections.sse === 1, 2000, 'one stream gone');
@@ -400,6 +401,7 @@ describe('GET /rt/sse: connection lifecycle', () => {
       connections: { websocket: 0, sse: 0, 'long-polling': 0, polling: 0, http: 0 },
       channels: 0,
       broker: 'available',
+      dropped: {},
     });
     // Publishing to the channels the streams left must not fail nor write anywhere.
     await expect(testHub.hub.publish('a', 1)).resolves.toMatchObject({ channel: 'a' });

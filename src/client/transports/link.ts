@@ -24,6 +24,12 @@ export interface LinkEnd {
   readonly reason: string;
   /** What the server said (`TidewireError`) or what failed locally (`ClientError`). */
   readonly error?: Error;
+  /**
+   * The server answered "come back later, in this many ms" instead of serving: an SSE stream
+   * that ended with a `retry:` before any event (what a draining hub sends a newcomer). No
+   * success, and the next connect waits at least this long (PITFALLS #9).
+   */
+  readonly retryAfterMs?: number;
 }
 
 /** What a link reports to the client. */

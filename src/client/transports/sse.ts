@@ -3,6 +3,7 @@ import { createParser } from '../../sse/parser.js';
 import { HttpLink } from './http-link.js';
 import {
   type LinkContext,
+  type LinkEnd,
   authHeaders,
   channelQuery,
   cursorOf,
@@ -60,7 +61,7 @@ export class SseLink extends HttpLink {
     // Both the server's `event: error` (with data) and a failed connection (without).
     source.addEventListener('error', (event) => {
       if (event.data !== undefined) this.#onEvent('error', String(event.data));
-      else if (this.#stream === stream) this.end({ reason: 'EventSource failed' });
+      else if (this.#stream === stream) this.end(eventSourceEnd(event));
     });
     const stream = { close: () => source.close() };
     return stream;
@@ -70,9 +71,18 @@ export class SseLink extends HttpLink {
     const abort = new AbortController();
     const stream = { close: () => abort.abort() };
     const { options, token, events } = this.#context;
+    // A stream that ends with a `retry:` before any event is a draining hub sending the
+    // client back later: its jittered delay is honoured (PITFALLS #9), as an EventSource
+    // would, instead of coming back at the base backoff to be sent back again and again.
+    let retryAfterMs: number | undefined;
+    let hasEvent = false;
     const parser = createParser({
-      onEvent: ({ event, data }) => this.#onEvent(event, data),
+      onEvent: ({ event, data }) => {
+        hasEvent = true;
+        this.#onEvent(event, data);
+      },
       onComment: () => events.heard(),
+      onRetry: (ms) => (retryAfterMs = ms),
     });
     const read = async () => {
       const response = await options.fetch!(url, {
@@ -93,7 +103,9 @@ export class SseLink extends HttpLink {
         events.heard();
         parser.feed(value);
       }
-      if (!abort.signal.aborted) this.end({ reason: 'the server ended the stream' });
+      if (abort.signal.aborted) return;
+      const reason = 'the server ended the stream';
+      this.end(hasEvent || retryAfterMs === undefined ? { reason } : { reason, retryAfterMs });
     };
     read().catch((error: unknown) => {
       if (!abort.signal.aborted) this.end(networkEnd(error));
@@ -129,4 +141,15 @@ export class SseLink extends HttpLink {
       this.end({ reason: error.message, error });
     }
   }
+}
+
+/**
+ * The end of an EventSource that failed. The `eventsource` package tells the refused status
+ * (`code`), so that a 401 or 403 stops the client instead of reconnecting forever; a
+ * browser's EventSource tells nothing.
+ */
+function eventSourceEnd(event: object): LinkEnd {
+  const status = (event as { code?: unknown }).code;
+  if (typeof status !== 'number') return { reason: 'EventSource failed' };
+  return { status, reason: `EventSource failed with HTTP ${status}` };
 }

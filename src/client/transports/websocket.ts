@@ -19,6 +19,18 @@ export class WebSocketLink implements Link {
   readonly #subscribed = new Set<string>();
   /** Subscribe refs in flight → their channels, to tell which ones a refusal is about. */
   readonly #refs = new Map<string, string[]>();
+  /**
+   * Channels unsubscribed on this socket and not confirmed since. The hub handles frames in
+   * order and starts a new subscription with `subscribed`, so a `message` or `gap` of such a
+   * channel that arrives in between was sent for the old subscription: it is dropped. (An app
+   * that unsubscribes and subscribes again from its position within one task would otherwise
+   * get what was in flight, then the same envelopes again from history.) For the first
+   * `subscribed` after an `unsubscribe` to be the new subscription's, a channel is left only
+   * once its subscribe is answered (see `sync`).
+   */
+  readonly #leaving = new Set<string>();
+  /** Whether `sync` held back leaving a channel whose subscribe was not answered yet. */
+  #isLeaveDeferred = false;
   #nextRef = 0;
   #isEnded = false;
 
@@ -45,14 +57,24 @@ export class WebSocketLink implements Link {
   sync(): void {
     if (this.#ws.readyState !== 1) return;
     const wanted = new Set(this.#context.channels());
-    const gone = [...this.#subscribed].filter((channel) => !wanted.has(channel));
+    // The hub may still answer a subscribe it got before an unsubscribe, or may not (it drops
+    // a subscription left while its history was being read): its `subscribed` could then be
+    // taken for a later subscription's. So a channel is left once its subscribe is answered.
+    const unanswered = new Set([...this.#refs.values()].flat());
+    const unwanted = [...this.#subscribed].filter((channel) => !wanted.has(channel));
+    const gone = unwanted.filter((channel) => !unanswered.has(channel));
+    this.#isLeaveDeferred = gone.length < unwanted.length;
     const fresh = [...wanted].filter((channel) => !this.#subscribed.has(channel));
     if (gone.length > 0) {
-      for (const channel of gone) this.#subscribed.delete(channel);
+      for (const channel of gone) {
+        this.#subscribed.delete(channel);
+        this.#leaving.add(channel);
+      }
       this.#send(JSON.stringify({ type: 'unsubscribe', channels: gone }));
     }
     if (fresh.length === 0) return;
-    const since: Record<string, string> = {};
+    // No prototype: a channel may be named `__proto__`.
+    const since: Record<string, string> = Object.create(null) as Record<string, string>;
     for (const channel of fresh) {
       this.#subscribed.add(channel);
       const position = this.#context.position(channel);
@@ -107,19 +129,22 @@ export class WebSocketLink implements Link {
     switch (frame.type) {
       case 'message': {
         const { type: _type, ...envelope } = frame;
+        if (this.#leaving.has(envelope.channel as string)) break;
         events.envelope(envelope as unknown as Envelope);
         break;
       }
       case 'subscribed':
+        this.#leaving.delete(frame.channel as string);
         this.#confirm(frame.channel as string);
         events.subscribed(
           frame.channel as string,
           frame.position as string,
           frame.recovered === true,
         );
+        if (this.#isLeaveDeferred) this.sync();
         break;
       case 'gap':
-        events.gap(frame.channel as string);
+        if (!this.#leaving.has(frame.channel as string)) events.gap(frame.channel as string);
         break;
       case 'ack':
         events.acked(frame.ref as string, frame.id as string, frame.ts as number);
