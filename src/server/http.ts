@@ -2,6 +2,7 @@ import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { TidewireError } from '../protocol/errors.js';
 import { type AccessControl, settle } from './access.js';
+import type { HubCounters } from './counters.js';
 import type { Identity } from './options.js';
 import type { HttpTransport } from '../transports/transport.js';
 import type { WebSocketTransport } from '../transports/websocket.js';
@@ -22,6 +23,7 @@ export interface Routes {
   readonly websocket: WebSocketTransport;
   readonly publishApi: PublishApi;
   readonly access: AccessControl;
+  readonly counters: HubCounters;
   health(): { status: number; body: object };
   readonly serveHealth: boolean;
   /** Answers `GET /metrics`; undefined when metrics are off. */
@@ -64,6 +66,7 @@ export function createRequestHandler(routes: Routes, basePath: string): RequestH
     // SSE answers a drain itself (a native EventSource must not see an error status).
     if (routes.isClosing() && path !== `${basePath}/sse`) {
       // Connection: close, so that the client does not reuse a socket that is about to go.
+      routes.counters.drop('shutting_down');
       sendError(
         res,
         new TidewireError('SHUTTING_DOWN', 'server is shutting down, retry elsewhere'),

@@ -198,6 +198,7 @@ export function createHub(options: HubOptions = {}): Hub {
     websocket,
     publishApi,
     access,
+    counters,
     serveHealth: resolved.health,
     metrics: resolved.metrics ? metrics.handle : undefined,
     isClosing: () => closing,

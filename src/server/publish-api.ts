@@ -2,7 +2,7 @@ import { timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { assertChannel } from '../protocol/channel.js';
 import { normalizeEvent } from '../protocol/envelope.js';
-import { TidewireError } from '../protocol/errors.js';
+import { TidewireError, isTidewireError } from '../protocol/errors.js';
 import { isPlainObject, readPublish } from '../protocol/frames.js';
 import type { TransportContext } from '../transports/transport.js';
 import { parseJson, readBody, sendError, sendJson } from './http-util.js';
@@ -39,6 +39,7 @@ export class PublishApi {
       });
       sendJson(res, 201, { id: envelope.id, ts: envelope.ts });
     } catch (error) {
+      this.#countDrop(error);
       sendError(res, error);
     }
   }
@@ -74,7 +75,15 @@ export class PublishApi {
       });
       sendJson(res, 201, { id: envelope.id, ts: envelope.ts });
     } catch (error) {
+      this.#countDrop(error);
       sendError(res, error);
+    }
+  }
+
+  /** A body past the size limit is a drop for `/metrics`; other refusals count where made. */
+  #countDrop(error: unknown): void {
+    if (isTidewireError(error) && error.code === 'MESSAGE_TOO_LARGE') {
+      this.context.counters.drop('too_large');
     }
   }
 

@@ -60,7 +60,7 @@ export class WebSocketTransport {
       // Deflate costs ~300 KiB per socket for little gain on small JSON (PITFALLS #10).
       perMessageDeflate: false,
       maxPayload: maxBytes,
-      WebSocket: socketClassWithSizeReason(maxBytes),
+      WebSocket: socketClassWithSizeReason(maxBytes, () => context.counters.drop('too_large')),
     });
     this.#heartbeat = setInterval(() => this.#beat(), context.options.wsPingIntervalMs);
     this.#heartbeat.unref?.();
@@ -101,6 +101,7 @@ export class WebSocketTransport {
     const ip = this.#context.access.clientIp(req);
     let refusal = refused;
     if (refusal === undefined && this.#context.isClosing()) {
+      this.#context.counters.drop('shutting_down');
       refusal = new TidewireError('SHUTTING_DOWN', 'server is shutting down, reconnect elsewhere');
     } else if (refusal === undefined) {
       try {
@@ -522,10 +523,11 @@ function decodeUtf8(data: RawData): string | undefined {
  * ws closes an oversized frame with 1009 and no reason; this subclass adds one that says
  * which limit was hit, so that the client can tell the user.
  */
-function socketClassWithSizeReason(maxBytes: number): typeof WebSocket {
+function socketClassWithSizeReason(maxBytes: number, onTooBig: () => void): typeof WebSocket {
   return class SizeReasonWebSocket extends WebSocket {
     override close(code?: number, reason?: string | Buffer): void {
       if (code === CloseCode.MESSAGE_TOO_BIG && (reason === undefined || reason.length === 0)) {
+        onTooBig();
         super.close(code, `message exceeds the limit of ${maxBytes} bytes`);
         return;
       }

@@ -212,6 +212,24 @@ describe('GET /metrics', () => {
     expect(value(samples, 'tidewire_dropped_total', { reason: 'idle_timeout' })).toBe(0);
   });
 
+  it('counts messages past the size limit and requests refused during a drain', async () => {
+    const t = await hubWith({ limits: { maxMessageBytes: 100 } });
+    expect((await publishHttp(t.url, 'a', 'x'.repeat(200))).status).toBe(413);
+    const socket = await connectWs(t.wsUrl);
+    socket.ws.send(JSON.stringify({ type: 'publish', channel: 'a', data: 'x'.repeat(200) }));
+    expect((await socket.closed()).code).toBe(1009);
+    let samples = await scrape(t.url);
+    expect(value(samples, 'tidewire_dropped_total', { reason: 'too_large' })).toBe(2);
+
+    const held = await streamOn(`${t.url}/rt/sse?channel=a`);
+    const draining = t.hub.close({ drainWindowMs: 300 });
+    expect((await poll(t.url, ['a'], undefined, 0)).status).toBe(503);
+    samples = await scrape(t.url);
+    expect(value(samples, 'tidewire_dropped_total', { reason: 'shutting_down' })).toBe(1);
+    held.close();
+    await draining;
+  });
+
   it('holds the Node process metrics unless processMetrics is false', async () => {
     const withThem = await scrape((await hubWith()).url);
     expect(value(withThem, 'process_cpu_user_seconds_total')).toBeGreaterThan(0);
