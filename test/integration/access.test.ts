@@ -566,6 +566,32 @@ describe('authorize', () => {
   }
   const alice = { headers: { Authorization: 'Bearer tok-alice' } };
 
+  it('holds nothing for a client that left while an async authorize was deciding', async () => {
+    let decided = 0;
+    const t = await hubWith({
+      authorize: () =>
+        new Promise<boolean>((resolve) =>
+          setTimeout(() => {
+            decided += 1;
+            resolve(true);
+          }, 200),
+        ),
+    });
+    for (const endpoint of ['sse', 'poll'] as const) {
+      const abort = new AbortController();
+      const request = fetch(`${t.url}/rt/${endpoint}?channel=a&timeout=5000`, {
+        signal: abort.signal,
+      });
+      await sleep(50);
+      abort.abort();
+      await request.catch(() => {});
+    }
+    await waitFor(() => decided === 2, 2000, 'both hooks to answer');
+    await sleep(50);
+    const { connections, channels } = t.hub.stats();
+    expect([connections.sse, connections['long-polling'], channels]).toEqual([0, 0, 0]);
+  });
+
   it('refuses an SSE stream or a poll that names a forbidden channel with 403, as a whole', async () => {
     const t = await authzHub();
     for (const endpoint of ['sse', 'poll'] as const) {

@@ -247,6 +247,35 @@ describe('per-WebSocket frame rate (limits.maxMessagesPerSecond)', () => {
     expect(socket.ofType('pong').length).toBeGreaterThanOrEqual(5);
   });
 
+  it('leaves a ping past the rate unanswered without closing the socket', async () => {
+    const t = await hubWith({ limits: { maxMessagesPerSecond: 5, maxMessageBurst: 5 } });
+    const socket = await openSocket(t);
+    for (let i = 0; i < 7; i++) socket.send({ type: 'ping' });
+    await socket.waitForType('pong', 5);
+    await sleep(500); // the bucket refills: a later ping is answered again
+    socket.send({ type: 'ping' });
+    await socket.waitForType('pong', 6);
+    expect(socket.ofType('pong')).toHaveLength(6);
+    expect(socket.closeCode).toBeUndefined();
+  });
+
+  it('closes with 4003 a socket that sends 256 frames while one waits on an async authorize', async () => {
+    const t = await hubWith({
+      limits: { maxMessagesPerSecond: 10_000, maxMessageBurst: 10_000 },
+      // A hook that never answers for `slow`: every frame after it waits its turn.
+      authorize: (_identity, channel) =>
+        channel === 'slow' ? new Promise<boolean>(() => {}) : true,
+    });
+    const socket = await openSocket(t);
+    socket.send({ type: 'subscribe', channels: ['slow'], ref: 's1' });
+    for (let i = 0; i < 300; i++) socket.send({ type: 'ping' });
+    expect(await socket.closed()).toEqual({
+      code: 4003,
+      reason: 'too many frames waiting for authorization',
+    });
+    expect(socket.ofType('pong')).toEqual([]);
+  });
+
   it('closes a socket that keeps publishing at several times the rate with 4003', async () => {
     const t = await hubWith({ limits: { maxMessagesPerSecond: 4, maxMessageBurst: 4 } });
     const socket = await openSocket(t);
