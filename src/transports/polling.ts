@@ -72,7 +72,7 @@ export class PollingTransport implements HttpTransport {
       sendError(res, error);
       return;
     }
-    const poll = new Poll(this.#context, res, ip, timeout);
+    const poll = new Poll(this.#context, res, ip, timeout, channels.length > 1, since);
     connections.add(poll);
     res.on('close', () => poll.abandon());
     core.subscribe(poll, channels, since).then(
@@ -102,7 +102,9 @@ class Poll implements Subscriber, Connection {
   readonly #context: TransportContext;
   readonly #res: ServerResponse;
   readonly #timeout: number;
-  readonly #positions = new Map<string, string>();
+  /** Where each channel stands: what the poll was asked from, until the hub says otherwise. */
+  readonly #positions: Map<string, string>;
+  readonly #isMulti: boolean;
   readonly #parts: string[] = [];
   #state: PollState = 'subscribing';
   #timer: ReturnType<typeof setTimeout> | undefined;
@@ -113,10 +115,14 @@ class Poll implements Subscriber, Connection {
     res: ServerResponse,
     readonly ip: string,
     timeout: number,
+    isMulti: boolean,
+    since: ReadonlyMap<string, string>,
   ) {
     this.#context = context;
     this.#res = res;
     this.#timeout = timeout;
+    this.#isMulti = isMulti;
+    this.#positions = new Map(since);
     this.transport = timeout === 0 ? 'polling' : 'long-polling';
     this.id = context.connections.nextId();
   }
@@ -189,7 +195,11 @@ class Poll implements Subscriber, Connection {
   #answer(headers: Record<string, string> = {}): void {
     if (this.#state === 'answered') return;
     this.#finish();
-    const cursor = encodeCursor(this.#positions);
+    // A poll answered before its subscribe completed (a drain) returns the positions it was
+    // asked from; one that knows none returns an empty cursor, which the next poll may send.
+    // Never a bare position for several channels, nor an encoded empty map: the next poll
+    // would carry it back and be refused for good.
+    const cursor = this.#positions.size === 0 ? '' : encodeCursor(this.#positions, this.#isMulti);
     const body = `{"messages":[${this.#parts.join(',')}],"cursor":${JSON.stringify(cursor)}}`;
     sendJson(this.#res, 200, body, headers);
   }

@@ -133,7 +133,7 @@ export class SseTransport implements HttpTransport {
       return;
     }
     const isUnnamed = query.get('unnamed') === '1';
-    const stream = new SseStream(this.#context, req, res, ip, isUnnamed, () =>
+    const stream = new SseStream(this.#context, req, res, ip, isUnnamed, channels.length > 1, () =>
       this.#streams.delete(stream),
     );
     this.#streams.add(stream);
@@ -157,6 +157,8 @@ class SseStream implements Subscriber, Connection {
   readonly #backlog: BacklogGuard;
   readonly #form: typeof NAMED;
   readonly #heartbeat: string;
+  /** Several channels: the `id:` is always the multi-channel cursor, whatever is known yet. */
+  readonly #isMulti: boolean;
   #ended = false;
 
   constructor(
@@ -165,9 +167,11 @@ class SseStream implements Subscriber, Connection {
     res: ServerResponse,
     readonly ip: string,
     isUnnamed: boolean,
+    isMulti: boolean,
     onGone: () => void,
   ) {
     this.#context = context;
+    this.#isMulti = isMulti;
     this.#res = res;
     this.#form = isUnnamed ? UNNAMED : NAMED;
     this.#heartbeat = isUnnamed ? PING_EVENT : HEARTBEAT;
@@ -211,7 +215,7 @@ class SseStream implements Subscriber, Connection {
     this.#context.counters.delivered.sse += 1;
     this.#positions.set(encoded.envelope.channel, encoded.envelope.id);
     const form = this.#form;
-    if (this.#positions.size === 1) {
+    if (!this.#isMulti) {
       this.write(encoded.memo(form.single, form.singleOf));
     } else {
       this.write(`id: ${this.#cursor()}\n${encoded.memo(form.body, form.bodyOf)}`);
@@ -258,7 +262,7 @@ class SseStream implements Subscriber, Connection {
   }
 
   #cursor(): string {
-    return encodeCursor(this.#positions);
+    return encodeCursor(this.#positions, this.#isMulti);
   }
 
   #end(): void {
