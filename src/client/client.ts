@@ -1,5 +1,6 @@
 import { assertChannel } from '../protocol/channel.js';
 import { normalizeEvent } from '../protocol/envelope.js';
+import type { ErrorCode } from '../protocol/codes.js';
 import type { Envelope } from '../protocol/envelope.js';
 import { TidewireError, isTidewireError } from '../protocol/errors.js';
 import { backoffDelay } from './backoff.js';
@@ -18,6 +19,7 @@ import {
   type ClientOptions,
   type ResolvedClientOptions,
   type TransportName,
+  normalizePath,
   resolveClientOptions,
 } from './options.js';
 import * as registry from './registry.js';
@@ -169,9 +171,7 @@ export class Client {
 
   /** Connects (again, after giving up or with `autoConnect: false`). */
   connect(): void {
-    if (this.#state === 'closed' && this.#isDestroyed) {
-      throw new ClientError('DESTROYED', 'this client was destroyed: create a new one');
-    }
+    this.#assertAlive();
     if (this.#state === 'connecting' || this.#state === 'open') return;
     this.#attempt = 0;
     this.#stopWatching ??= watchEnvironment({
@@ -211,8 +211,7 @@ export class Client {
   on<K extends LifecycleEvent>(event: K, listener: (payload: ClientEvents[K]) => void): () => void {
     if (!LIFECYCLE_EVENTS.includes(event)) {
       throw new TypeError(
-        `"${String(event)}" is not a lifecycle event (${LIFECYCLE_EVENTS.join(', ')}); ` +
-          'route envelope events with client.register(event, handler)',
+        `"${String(event)}" is not a lifecycle event: envelope events go to client.register()`,
       );
     }
     return this.#emitter.on(event, listener);
@@ -232,13 +231,12 @@ export class Client {
       this.#assertAlive();
       if (this.#state === 'closed') {
         // Given up: queueing would only delay the failure until the publish timeout.
-        throw new ClientError('GAVE_UP', 'the client gave up reconnecting: call connect() first');
+        throw new ClientError('GAVE_UP', 'the client gave up: call connect() first');
       }
       assertChannel(channel);
       const event = normalizeEvent(options.event);
       const ref = `p${++this.#nextRef}`;
-      const value = data === undefined ? null : data;
-      const text = JSON.stringify({ type: 'publish', channel, event, data: value, ref });
+      const text = JSON.stringify({ type: 'publish', channel, event, data: data ?? null, ref });
       const bytes = encoder.encode(text).length;
       const { maxMessageBytes, maxOutboxMessages, maxOutboxBytes } = this.#options;
       if (bytes > maxMessageBytes) {
@@ -300,7 +298,7 @@ export class Client {
     this.#state = 'closed';
     this.#clearTimers();
     this.#stopWatching?.();
-    const error = new ClientError('DESTROYED', 'the client was destroyed');
+    const error = destroyedError();
     this.#outbox.clear(error);
     this.#channels.clear(error);
     this.#emitter.emit('close', { transport, reason: 'destroyed', willReconnect: false });
@@ -308,7 +306,7 @@ export class Client {
   }
 
   #assertAlive(): void {
-    if (this.#isDestroyed) throw new ClientError('DESTROYED', 'the client was destroyed');
+    if (this.#isDestroyed) throw destroyedError();
   }
 
   async #open(): Promise<void> {
@@ -339,7 +337,7 @@ export class Client {
       link = createLink(name, context);
     } catch (error) {
       // A constructor that throws (a URL the platform refuses): a failed transport.
-      link = { name, probe: undefined, sync() {}, publish() {}, close() {} };
+      link = { name, sync() {}, publish() {}, close() {} };
       this.#link = link;
       return this.#onLinkEnd(link, { reason: String(error), error: error as Error });
     }
@@ -353,7 +351,7 @@ export class Client {
 
   /** The events of one link; those of a link that is no longer current are ignored. */
   #linkEvents(current: () => Link | undefined): LinkEvents {
-    const isCurrent = () => current() !== undefined && current() === this.#link;
+    const isCurrent = () => this.#link !== undefined && current() === this.#link;
     return {
       opened: () => isCurrent() && this.#onOpened(),
       heard: () => isCurrent() && this.#onHeard(),
@@ -372,15 +370,16 @@ export class Client {
         const entry = this.#outbox.take(ref);
         entry?.resolve({ id, channel: entry.channel, event: entry.event, data: entry.data, ts });
       },
-      refused: (error, ref) => this.#onRefused(error, ref),
+      refused: (error, ref) => {
+        const entry = ref === undefined ? undefined : this.#outbox.take(ref);
+        if (entry) entry.reject(error);
+        else this.#emitter.emit('error', error);
+      },
       subscribeRefused: (channels, error) => {
         for (const channel of channels) this.#channels.refuse(channel, error);
         this.#emitter.emit('error', error);
       },
-      closed: (end) => {
-        const link = current();
-        if (link && link === this.#link) this.#onLinkEnd(link, end);
-      },
+      closed: (end) => isCurrent() && this.#onLinkEnd(this.#link as Link, end),
     };
   }
 
@@ -405,11 +404,7 @@ export class Client {
       timeoutMs,
       hiddenTimeoutMs,
       probe: link.probe,
-      onDead: () =>
-        this.#onLinkEnd(link, {
-          reason: `no sign of life within ${timeoutMs} ms`,
-          error: new ClientError('TRANSPORT', 'dead link: heartbeat timed out'),
-        }),
+      onDead: () => this.#onLinkEnd(link, { reason: `no sign of life within ${timeoutMs} ms` }),
     });
   }
 
@@ -425,22 +420,19 @@ export class Client {
     this.#authRetries = 0;
   }
 
-  #onRefused(error: TidewireError, ref: string | undefined): void {
-    const entry = ref === undefined ? undefined : this.#outbox.take(ref);
-    if (entry) entry.reject(error);
-    else this.#emitter.emit('error', error);
-  }
-
   #onLinkEnd(link: Link, end: LinkEnd): void {
     if (link !== this.#link) return;
     this.#dropLink();
-    if (end.code === 1009) {
+    const { code, status, reason, retryAfterMs } = end;
+    // What the server said: an SSE stream refused after its 200 says why only in its `error` event.
+    const said = isTidewireError(end.error) ? end.error : undefined;
+    if (code === 1009) {
       // The server refused a frame as too big and closed: drop the culprit, not the link. Found
       // before the requeue (which marks every entry unsent) and taken out of the outbox, or it
       // would go out again on every reconnect.
       const culprit = this.#outbox.largestSent();
       if (culprit) {
-        this.#outbox.take(culprit.ref)?.reject(new TidewireError('MESSAGE_TOO_LARGE', end.reason));
+        this.#outbox.take(culprit.ref)?.reject(new TidewireError('MESSAGE_TOO_LARGE', reason));
       }
     }
     this.#outbox.requeue();
@@ -448,41 +440,45 @@ export class Client {
     // is not; or a draining hub's SSE send-back, `retryAfterMs`) is no success, though the hub
     // answered: the backoff goes on growing, or every client of a hub whose Redis is away (or
     // that drains) would come back at the base delay all along.
-    const said = isTidewireError(end.error) ? end.error.status : undefined;
-    const isLater = end.retryAfterMs !== undefined;
-    if (end.code === 1013 || end.status === 503 || said === 503 || isLater) {
+    if (code === 1013 || status === 503 || said?.status === 503 || retryAfterMs !== undefined) {
       this.#attempt = Math.max(this.#attempt, this.#attemptWhenHeard);
     }
-    const verdict = this.#judge(end);
+    // Positions the hub refused would be sent again on every reconnect, each refused alike:
+    // start from now instead, and say that something may be missing.
+    if (said?.code === 'BAD_CURSOR') {
+      for (const channel of this.#channels.forgetPositions()) {
+        this.#emitter.emit('gap', { channel });
+      }
+    }
+    const isRetry = this.#isRetry(code ?? 0, status ?? 0, said?.code);
     // Fall back to the next transport at once; after the last one, start again from the best
     // after a backoff.
-    const isFallingBack = verdict === 'retry' && !this.#isHeard && this.#shouldFallBack(link.name);
+    const isFallingBack = isRetry && !this.#isHeard && this.#shouldFallBack(link.name);
     if (isFallingBack) {
       this.#transportIndex = (this.#transportIndex + 1) % this.#options.transports.length;
     }
     const isNextNow = isFallingBack && this.#transportIndex !== 0;
-    const willReconnect =
-      verdict === 'retry' && (isNextNow || this.#attempt < this.#options.maxRetries);
+    const willReconnect = isRetry && (isNextNow || this.#attempt < this.#options.maxRetries);
     // Listeners see the link gone: CONNECTING while the client will try again, else CLOSED.
     this.#state = willReconnect ? 'waiting' : 'closed';
     const seq = this.#connectSeq;
-    if (end.error && isTidewireError(end.error)) this.#emitter.emit('error', end.error);
+    if (said) this.#emitter.emit('error', said);
     this.#emitter.emit('close', {
       transport: link.name,
-      reason: end.reason,
-      ...(end.code === undefined ? {} : { code: end.code }),
-      ...(end.status === undefined ? {} : { status: end.status }),
+      reason,
+      ...(code === undefined ? {} : { code }),
+      ...(status === undefined ? {} : { status }),
       willReconnect,
     });
     // A listener destroyed the client, or connected it again itself.
     if (this.#isDestroyed || seq !== this.#connectSeq) return;
-    if (verdict === 'stop') {
+    if (!isRetry) {
       return this.#giveUp(
-        new ClientError('GAVE_UP', `the server refused the connection: ${end.reason}`),
+        new ClientError('GAVE_UP', `the server refused the connection: ${reason}`),
       );
     }
     if (isNextNow) return void this.#open();
-    this.#retry(end.retryAfterMs);
+    this.#retry(retryAfterMs);
   }
 
   /**
@@ -495,19 +491,17 @@ export class Client {
     return !this.#worked.has(name) || this.#attempt >= FALLBACK_AFTER_ATTEMPTS;
   }
 
-  /** Whether to reconnect after `end`: terminal refusals stop (SPEC close-code ranges). */
-  #judge(end: LinkEnd): 'retry' | 'stop' {
-    const code = end.code ?? 0;
-    const status = end.status ?? 0;
-    // An SSE stream refused after its 200 says why only in its `error` event.
-    const said = isTidewireError(end.error) ? end.error.code : undefined;
+  /**
+   * Whether to reconnect after a link ended with close `code`, HTTP `status` or the error code
+   * the server `said`: terminal refusals stop (SPEC close-code ranges).
+   */
+  #isRetry(code: number, status: number, said: ErrorCode | undefined): boolean {
     if (code === 4501 || status === 401 || said === 'UNAUTHORIZED') {
       // An expired token: one more try with a fresh one, when the app gives tokens.
-      return this.#options.getToken && this.#authRetries++ < 1 ? 'retry' : 'stop';
+      return this.#options.getToken !== undefined && this.#authRetries++ < 1;
     }
     const isForbidden = status === 403 || said === 'FORBIDDEN';
-    if (isForbidden || code === 1008 || (code >= 4500 && code <= 4999)) return 'stop';
-    return 'retry';
+    return !(isForbidden || code === 1008 || (code >= 4500 && code <= 4999));
   }
 
   /** Reconnects after a full-jitter backoff, and no sooner than `minDelayMs` (a server hint). */
@@ -628,6 +622,11 @@ function createLink(name: TransportName, context: LinkContext): Link {
   return new PollingLink(context, name);
 }
 
+/** What a call on a destroyed client throws, and what rejects the publishes it left. */
+function destroyedError(): ClientError {
+  return new ClientError('DESTROYED', 'the client was destroyed');
+}
+
 /** The hub's HTTP base for `url` (http, https, ws or wss) and `basePath`. */
 function hubBase(url: string, basePath: string): string {
   const parsed = new URL(url);
@@ -635,7 +634,5 @@ function hubBase(url: string, basePath: string): string {
   if (protocol !== 'http:' && protocol !== 'https:') {
     throw new TypeError(`the hub URL must be http(s) or ws(s), got ${JSON.stringify(url)}`);
   }
-  const path = parsed.pathname.replace(/\/+$/, '');
-  const base = basePath.replace(/\/+$/, '');
-  return `${protocol}//${parsed.host}${path}${base === '' || base.startsWith('/') ? base : `/${base}`}`;
+  return `${protocol}//${parsed.host}${normalizePath(parsed.pathname)}${normalizePath(basePath)}`;
 }

@@ -23,11 +23,6 @@ export class Emitter<Events extends object> {
     this.#listeners.get(name)?.delete(listener as Listener<never>);
   }
 
-  /** Whether anyone listens to `name`. */
-  has(name: keyof Events): boolean {
-    return (this.#listeners.get(name)?.size ?? 0) > 0;
-  }
-
   emit<K extends keyof Events>(name: K, payload: Events[K]): void {
     const set = this.#listeners.get(name);
     if (!set) return;

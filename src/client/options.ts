@@ -161,9 +161,7 @@ export function resolveClientOptions(options: ClientOptions): ResolvedClientOpti
   const webSocket = options.WebSocket ?? g.WebSocket;
   const available = transports.filter((name) => name !== 'websocket' || webSocket);
   if (available.length === 0) {
-    throw new TypeError(
-      'no transport available: this platform has no WebSocket; pass { WebSocket } from ws',
-    );
+    throw new TypeError('no transport: this platform has no WebSocket; pass { WebSocket } from ws');
   }
   const fetchFunction = options.fetch ?? g.fetch?.bind(globalThis);
   const eventSource =
@@ -202,8 +200,8 @@ export function resolveClientOptions(options: ClientOptions): ResolvedClientOpti
   };
 }
 
-/** `/rt/` → `/rt`; `rt` → `/rt`; `/` → `` (the hub's rule). */
-function normalizePath(path: string): string {
+/** @internal `/rt/` → `/rt`; `rt` → `/rt`; `/` → `` (the hub's rule). */
+export function normalizePath(path: string): string {
   const trimmed = path.replace(/\/+$/, '');
   return trimmed === '' || trimmed.startsWith('/') ? trimmed : `/${trimmed}`;
 }

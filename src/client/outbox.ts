@@ -35,9 +35,7 @@ export class Outbox {
 
   /** Bytes waiting to be sent (what `bufferedAmount` reports). */
   get unsentBytes(): number {
-    let bytes = 0;
-    for (const entry of this.#entries.values()) if (!entry.sent) bytes += entry.bytes;
-    return bytes;
+    return this.unsent().reduce((bytes, entry) => bytes + entry.bytes, 0);
   }
 
   get size(): number {

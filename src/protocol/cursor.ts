@@ -46,7 +46,8 @@ export function isMultiCursor(cursor: string): boolean {
 export function readCursor(cursor: string, channels: readonly string[]): Map<string, string> {
   const positions = new Map<string, string>();
   if (!isMultiCursor(cursor)) {
-    if (channels.length === 1) positions.set(channels[0] as string, cursor);
+    // An empty cursor is a poll answer that knows no position yet.
+    if (channels.length === 1 && cursor !== '') positions.set(channels[0] as string, cursor);
     return positions;
   }
   const value: unknown = JSON.parse(fromBase64Url(cursor));

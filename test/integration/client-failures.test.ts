@@ -104,7 +104,7 @@ describe.each(VARIANTS)('client over $name', ({ transport, options }) => {
     } else {
       // At least once, as documented: the POST went out on a connection of its own that the
       // blip spared, but the link that ended with the stream aborts it and the outbox sends it
-      // again, so the hub may get it twice (reported; see the client's HttpSender).
+      // again, so the hub may get it twice (reported; see the client's HttpLink).
       expect(sent.length).toBeGreaterThanOrEqual(1);
       expect(new Set(sent.map((envelope) => JSON.stringify(envelope.data)))).toEqual(
         new Set([JSON.stringify({ n: 0 })]),

@@ -2,7 +2,6 @@ import type { ErrorCode } from '../../protocol/codes.js';
 import { encodeCursor } from '../../protocol/cursor.js';
 import type { Envelope } from '../../protocol/envelope.js';
 import { TidewireError } from '../../protocol/errors.js';
-import { ClientError } from '../errors.js';
 import type { OutgoingPublish } from '../outbox.js';
 import type { ResolvedClientOptions, TransportName } from '../options.js';
 
@@ -22,7 +21,10 @@ export interface LinkEnd {
   /** HTTP status of a refused request, when there was one. */
   readonly status?: number;
   readonly reason: string;
-  /** What the server said (`TidewireError`) or what failed locally (`ClientError`). */
+  /**
+   * What the server said: a `TidewireError`, which the client reports as an `error` event. A
+   * failure of the network, or of the link itself, has its `reason` only.
+   */
   readonly error?: Error;
   /**
    * The server answered "come back later, in this many ms" instead of serving: an SSE stream
@@ -43,7 +45,7 @@ export interface LinkEvents {
   /** The server's heartbeat interval, where the transport tells it. */
   heartbeatHint(ms: number): void;
   /** Where the subscription to `channel` now stands. */
-  subscribed(channel: string, position: string, recovered?: boolean): void;
+  subscribed(channel: string, position: string): void;
   envelope(envelope: Envelope): void;
   gap(channel: string): void;
   acked(ref: string, id: string, ts: number): void;
@@ -74,23 +76,23 @@ export interface Link {
   sync(): void;
   publish(message: OutgoingPublish): void;
   /** Sends a ping where the transport can; undefined where it cannot. */
-  readonly probe: (() => void) | undefined;
+  readonly probe?: (() => void) | undefined;
   /** Ends the link at the client's wish; `closed` is not reported then. */
   close(): void;
 }
 
 /** Turns a server's `{ code, message }` (an HTTP error body, an `error` frame) into an error. */
 export function serverError(value: unknown, fallback: string): TidewireError {
-  const body = (typeof value === 'object' && value !== null ? value : {}) as {
-    code?: unknown;
-    message?: unknown;
-  };
-  const code = typeof body.code === 'string' ? (body.code as ErrorCode) : 'INTERNAL';
-  return new TidewireError(code, typeof body.message === 'string' ? body.message : fallback);
+  // Object(): a body that is no object (null, a string) has neither field.
+  const { code, message } = Object(value) as { code?: unknown; message?: unknown };
+  return new TidewireError(
+    typeof code === 'string' ? (code as ErrorCode) : 'INTERNAL',
+    typeof message === 'string' ? message : fallback,
+  );
 }
 
 /** The end of an HTTP request that the server answered with an error status. */
-export async function httpEnd(response: Response): Promise<LinkEnd> {
+export async function httpEnd(response: Response): Promise<LinkEnd & { error: TidewireError }> {
   let body: unknown;
   try {
     body = await response.json();
@@ -103,21 +105,41 @@ export async function httpEnd(response: Response): Promise<LinkEnd> {
 
 /** The end of a request that failed in the network. */
 export function networkEnd(error: unknown): LinkEnd {
-  const reason = error instanceof Error ? error.message : String(error);
-  return { reason, error: new ClientError('TRANSPORT', reason) };
+  return { reason: error instanceof Error ? error.message : String(error) };
 }
 
-/** Request headers of the HTTP transports: the token as a bearer, where the client has one. */
+/** Request headers that carry the token as a bearer, where the client has one. */
 export function authHeaders(token: string | undefined): Record<string, string> {
   return token === undefined ? {} : { Authorization: `Bearer ${token}` };
 }
 
-/** `?channel=a&channel=b&…` for the SSE and poll endpoints. */
-export function channelQuery(channels: readonly string[], extra: Record<string, string>): string {
+/**
+ * A request of the HTTP transports to the hub: the token as a bearer (after `init.headers`),
+ * and cookies cross-origin only when the client was asked to send them.
+ */
+export function fetchHub(
+  { options, token }: LinkContext,
+  url: string,
+  init: RequestInit & { headers?: Record<string, string> },
+): Promise<Response> {
+  return options.fetch!(url, {
+    ...init,
+    headers: { ...init.headers, ...authHeaders(token) },
+    credentials: options.withCredentials ? 'include' : 'same-origin',
+  });
+}
+
+/** `channel=a&channel=b&…` for the SSE and poll endpoints, then the `extra` that are set. */
+export function channelQuery(
+  channels: readonly string[],
+  extra: Record<string, string | undefined>,
+): URLSearchParams {
   const query = new URLSearchParams();
   for (const channel of channels) query.append('channel', channel);
-  for (const [name, value] of Object.entries(extra)) query.set(name, value);
-  return query.toString();
+  for (const [name, value] of Object.entries(extra)) {
+    if (value !== undefined) query.set(name, value);
+  }
+  return query;
 }
 
 /**

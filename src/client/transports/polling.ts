@@ -1,14 +1,7 @@
 import type { Envelope } from '../../protocol/envelope.js';
 import { readCursor } from '../../protocol/cursor.js';
 import { HttpLink } from './http-link.js';
-import {
-  type LinkContext,
-  authHeaders,
-  channelQuery,
-  cursorOf,
-  httpEnd,
-  networkEnd,
-} from './link.js';
+import { type LinkContext, channelQuery, cursorOf, fetchHub, httpEnd } from './link.js';
 
 type PollAnswer = {
   messages?: Array<Envelope | { type: 'gap'; channel: string }>;
@@ -26,14 +19,12 @@ type PollAnswer = {
 export class PollingLink extends HttpLink {
   #abort: AbortController | undefined;
   #timer: ReturnType<typeof setTimeout> | undefined;
-  readonly #context: LinkContext;
 
   constructor(
     context: LinkContext,
     readonly name: 'long-polling' | 'polling',
   ) {
     super(context);
-    this.#context = context;
     this.restart();
   }
 
@@ -52,33 +43,32 @@ export class PollingLink extends HttpLink {
     this.#timer = setTimeout(() => {
       const abort = new AbortController();
       this.#abort = abort;
-      this.#poll(abort).catch((error: unknown) => {
-        if (!abort.signal.aborted) this.end(networkEnd(error));
-      });
+      this.#poll(abort).catch((error: unknown) => this.fail(abort, error));
     }, delayMs);
   }
 
   async #poll(abort: AbortController): Promise<void> {
-    const { options, base, token, events } = this.#context;
-    const channels = this.#context.channels();
-    const cursor = cursorOf(this.#context, channels);
+    const { context } = this;
+    const { options, events } = context;
+    const channels = context.channels();
+    const isLong = this.name === 'long-polling';
     // A channel without a position polls at once: its answer says where it starts, so that
     // the subscription is confirmed now rather than at the first envelope. So does the first
     // poll of a link: on a quiet channel a held one would not answer before the connect
     // timeout, and the link would never open.
-    const isNew = channels.some((channel) => this.#context.position(channel) === undefined);
-    const isHeld = this.name === 'long-polling' && this.isOpen && !isNew;
-    const holdMs = isHeld ? options.pollTimeoutMs : 0;
-    const extra: Record<string, string> = { timeout: String(holdMs) };
-    if (cursor !== undefined) extra.cursor = cursor;
+    const isNew = channels.some((channel) => context.position(channel) === undefined);
+    const holdMs = isLong && this.isOpen && !isNew ? options.pollTimeoutMs : 0;
+    const waitMs = holdMs + options.timeoutMs;
     const deadline = setTimeout(() => {
       abort.abort();
-      this.end({ reason: `no answer within ${holdMs + options.timeoutMs} ms` });
-    }, holdMs + options.timeoutMs);
+      this.end({ reason: `no answer within ${waitMs} ms` });
+    }, waitMs);
+    const query = channelQuery(channels, {
+      timeout: String(holdMs),
+      cursor: cursorOf(context, channels),
+    });
     try {
-      const response = await options.fetch!(`${base}/poll?${channelQuery(channels, extra)}`, {
-        headers: authHeaders(token),
-        credentials: options.withCredentials ? 'include' : 'same-origin',
+      const response = await fetchHub(context, `${context.base}/poll?${query}`, {
         cache: 'no-store',
         signal: abort.signal,
       });
@@ -91,22 +81,18 @@ export class PollingLink extends HttpLink {
       if (abort.signal.aborted) return;
       this.opened();
       events.heard();
-      this.#deliver(answer, channels);
+      for (const message of answer.messages ?? []) {
+        if ('type' in message && message.type === 'gap') events.gap(message.channel);
+        else events.envelope(message as Envelope);
+      }
+      if (typeof answer.cursor === 'string') {
+        for (const [channel, position] of readCursor(answer.cursor, channels)) {
+          events.subscribed(channel, position);
+        }
+      }
     } finally {
       clearTimeout(deadline);
     }
-    if (!this.isEnded) this.#schedule(this.name === 'long-polling' ? 0 : options.pollIntervalMs);
-  }
-
-  #deliver(answer: PollAnswer, channels: string[]): void {
-    const { events } = this.#context;
-    for (const message of answer.messages ?? []) {
-      if ('type' in message && message.type === 'gap') events.gap(message.channel);
-      else events.envelope(message as Envelope);
-    }
-    if (typeof answer.cursor !== 'string') return;
-    for (const [channel, position] of readCursor(answer.cursor, channels)) {
-      events.subscribed(channel, position);
-    }
+    if (!this.isEnded) this.#schedule(isLong ? 0 : options.pollIntervalMs);
   }
 }

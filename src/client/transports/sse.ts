@@ -1,14 +1,14 @@
 import type { Envelope } from '../../protocol/envelope.js';
+import { TidewireError } from '../../protocol/errors.js';
 import { createParser } from '../../sse/parser.js';
 import { HttpLink } from './http-link.js';
 import {
   type LinkContext,
   type LinkEnd,
-  authHeaders,
   channelQuery,
   cursorOf,
+  fetchHub,
   httpEnd,
-  networkEnd,
   serverError,
 } from './link.js';
 
@@ -28,11 +28,9 @@ import {
 export class SseLink extends HttpLink {
   readonly name = 'sse' as const;
   #stream: { close(): void } | undefined;
-  readonly #context: LinkContext;
 
   constructor(context: LinkContext) {
     super(context);
-    this.#context = context;
     this.restart();
   }
 
@@ -42,17 +40,20 @@ export class SseLink extends HttpLink {
   }
 
   protected start(channels: string[]): void {
-    const { options, token } = this.#context;
-    const extra: Record<string, string> = { unnamed: '1' };
-    const cursor = cursorOf(this.#context, channels);
-    if (cursor !== undefined) extra.lastEventId = cursor;
-    if (options.EventSource && token !== undefined) extra.token = token;
-    const url = `${this.#context.base}/sse?${channelQuery(channels, extra)}`;
-    this.#stream = options.EventSource ? this.#eventSource(url) : this.#fetchStream(url);
+    const { context } = this;
+    const { EventSource } = context.options;
+    const query = channelQuery(channels, {
+      unnamed: '1',
+      lastEventId: cursorOf(context, channels),
+      // EventSource cannot send headers.
+      token: EventSource && context.token,
+    });
+    const url = `${context.base}/sse?${query}`;
+    this.#stream = EventSource ? this.#eventSource(url) : this.#fetchStream(url);
   }
 
   #eventSource(url: string): { close(): void } {
-    const { options } = this.#context;
+    const { options } = this.context;
     const source = new options.EventSource!(url, { withCredentials: options.withCredentials });
     source.onopen = () => this.opened();
     for (const type of ['message', 'subscribed', 'gap', 'ping']) {
@@ -69,8 +70,7 @@ export class SseLink extends HttpLink {
 
   #fetchStream(url: string): { close(): void } {
     const abort = new AbortController();
-    const stream = { close: () => abort.abort() };
-    const { options, token, events } = this.#context;
+    const { events } = this.context;
     // A stream that ends with a `retry:` before any event is a draining hub sending the
     // client back later: its jittered delay is honoured (PITFALLS #9), as an EventSource
     // would, instead of coming back at the base backoff to be sent back again and again.
@@ -85,9 +85,8 @@ export class SseLink extends HttpLink {
       onRetry: (ms) => (retryAfterMs = ms),
     });
     const read = async () => {
-      const response = await options.fetch!(url, {
-        headers: { Accept: 'text/event-stream', ...authHeaders(token) },
-        credentials: options.withCredentials ? 'include' : 'same-origin',
+      const response = await fetchHub(this.context, url, {
+        headers: { Accept: 'text/event-stream' },
         cache: 'no-store',
         signal: abort.signal,
       });
@@ -105,16 +104,14 @@ export class SseLink extends HttpLink {
       }
       if (abort.signal.aborted) return;
       const reason = 'the server ended the stream';
-      this.end(hasEvent || retryAfterMs === undefined ? { reason } : { reason, retryAfterMs });
+      this.end({ reason, retryAfterMs: hasEvent ? undefined : retryAfterMs });
     };
-    read().catch((error: unknown) => {
-      if (!abort.signal.aborted) this.end(networkEnd(error));
-    });
-    return stream;
+    read().catch((error: unknown) => this.fail(abort, error));
+    return { close: () => abort.abort() };
   }
 
   #onEvent(type: string, data: string): void {
-    const { events } = this.#context;
+    const { events } = this.context;
     events.heard();
     let value: Record<string, unknown>;
     try {
@@ -126,13 +123,8 @@ export class SseLink extends HttpLink {
       events.envelope(value as unknown as Envelope);
     } else if (type === 'subscribed') {
       if (typeof value.heartbeatMs === 'number') events.heartbeatHint(value.heartbeatMs);
-      const list = (value.channels ?? []) as Array<{
-        channel: string;
-        position: string;
-        recovered: boolean;
-      }>;
-      for (const { channel, position, recovered } of list)
-        events.subscribed(channel, position, recovered);
+      const list = (value.channels ?? []) as Array<{ channel: string; position: string }>;
+      for (const { channel, position } of list) events.subscribed(channel, position);
     } else if (type === 'gap') {
       events.gap(value.channel as string);
     } else if (type === 'error') {
@@ -146,10 +138,14 @@ export class SseLink extends HttpLink {
 /**
  * The end of an EventSource that failed. The `eventsource` package tells the refused status
  * (`code`), so that a 401 or 403 stops the client instead of reconnecting forever; a
- * browser's EventSource tells nothing.
+ * browser's EventSource tells nothing. It cannot read the body either: a 400 is taken for
+ * the one thing the client does not check before it asks, the resume position, so that the
+ * client drops it rather than send it again forever.
  */
 function eventSourceEnd(event: object): LinkEnd {
   const status = (event as { code?: unknown }).code;
   if (typeof status !== 'number') return { reason: 'EventSource failed' };
-  return { status, reason: `EventSource failed with HTTP ${status}` };
+  const reason = `EventSource failed with HTTP ${status}`;
+  if (status !== 400) return { status, reason };
+  return { status, reason, error: new TidewireError('BAD_CURSOR', reason) };
 }

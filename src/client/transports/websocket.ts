@@ -2,7 +2,9 @@ import type { Envelope } from '../../protocol/envelope.js';
 import type { TidewireError } from '../../protocol/errors.js';
 import type { OutgoingPublish } from '../outbox.js';
 import type { ResolvedClientOptions, WebSocketLike } from '../options.js';
-import { type Link, type LinkContext, serverError } from './link.js';
+import { type Link, type LinkContext, authHeaders, serverError } from './link.js';
+
+const PING = '{"type":"ping"}';
 
 /**
  * The WebSocket link: `GET /rt/ws`, JSON frames of SPEC.md. Subscribes to what the client
@@ -17,8 +19,8 @@ export class WebSocketLink implements Link {
   readonly #ws: WebSocketLike;
   /** Channels this socket subscribed to, so that `sync` sends only the difference. */
   readonly #subscribed = new Set<string>();
-  /** Subscribe refs in flight → their channels, to tell which ones a refusal is about. */
-  readonly #refs = new Map<string, string[]>();
+  /** Channels whose subscribe is not answered yet → its ref, to tell what a refusal is about. */
+  readonly #unanswered = new Map<string, string>();
   /**
    * Channels unsubscribed on this socket and not confirmed since. The hub handles frames in
    * order and starts a new subscription with `subscribed`, so a `message` or `gap` of such a
@@ -36,14 +38,7 @@ export class WebSocketLink implements Link {
 
   constructor(context: LinkContext) {
     this.#context = context;
-    const { options, base, token } = context;
-    let url = `${base.replace(/^http/, 'ws')}/ws`;
-    // A browser's WebSocket cannot send headers; Node's `ws` can (options, third argument).
-    const isBrowser = typeof (globalThis as { document?: unknown }).document !== 'undefined';
-    if (token !== undefined && isBrowser) url += `?token=${encodeURIComponent(token)}`;
-    const headers: Record<string, string> =
-      token !== undefined && !isBrowser ? { Authorization: `Bearer ${token}` } : {};
-    const ws = new options.WebSocket!(url, [], { headers });
+    const ws = openSocket(context.base, context.token, context.options);
     this.#ws = ws;
     ws.onopen = () => this.#onOpen();
     ws.onmessage = (event) => this.#onMessage(event.data);
@@ -52,17 +47,16 @@ export class WebSocketLink implements Link {
     ws.onerror = () => {};
   }
 
-  readonly probe = () => this.#send('{"type":"ping"}');
+  readonly probe = () => this.#send(PING);
 
   sync(): void {
     if (this.#ws.readyState !== 1) return;
     const wanted = new Set(this.#context.channels());
+    const unwanted = [...this.#subscribed].filter((channel) => !wanted.has(channel));
     // The hub may still answer a subscribe it got before an unsubscribe, or may not (it drops
     // a subscription left while its history was being read): its `subscribed` could then be
     // taken for a later subscription's. So a channel is left once its subscribe is answered.
-    const unanswered = new Set([...this.#refs.values()].flat());
-    const unwanted = [...this.#subscribed].filter((channel) => !wanted.has(channel));
-    const gone = unwanted.filter((channel) => !unanswered.has(channel));
+    const gone = unwanted.filter((channel) => !this.#unanswered.has(channel));
     this.#isLeaveDeferred = gone.length < unwanted.length;
     const fresh = [...wanted].filter((channel) => !this.#subscribed.has(channel));
     if (gone.length > 0) {
@@ -73,15 +67,15 @@ export class WebSocketLink implements Link {
       this.#send(JSON.stringify({ type: 'unsubscribe', channels: gone }));
     }
     if (fresh.length === 0) return;
+    const ref = `s${++this.#nextRef}`;
     // No prototype: a channel may be named `__proto__`.
     const since: Record<string, string> = Object.create(null) as Record<string, string>;
     for (const channel of fresh) {
       this.#subscribed.add(channel);
+      this.#unanswered.set(channel, ref);
       const position = this.#context.position(channel);
       if (position !== undefined) since[channel] = position;
     }
-    const ref = `s${++this.#nextRef}`;
-    this.#refs.set(ref, fresh);
     this.#send(JSON.stringify({ type: 'subscribe', channels: fresh, since, ref }));
   }
 
@@ -91,17 +85,7 @@ export class WebSocketLink implements Link {
 
   close(): void {
     this.#isEnded = true;
-    this.#detach();
-  }
-
-  /**
-   * Lets the socket go at once. On a dead link close() waits for a handshake that never
-   * comes: the client does not wait with it, the browser (or ws) finishes it in the background.
-   */
-  #detach(): void {
-    const ws = this.#ws;
-    ws.onopen = ws.onmessage = ws.onclose = null;
-    if (ws.readyState < 2) ws.close(1000, 'client closed');
+    closeSocket(this.#ws);
   }
 
   #onOpen(): void {
@@ -126,25 +110,20 @@ export class WebSocketLink implements Link {
     } catch {
       return; // a bare `pong`, or nothing of ours
     }
-    switch (frame.type) {
-      case 'message': {
-        const { type: _type, ...envelope } = frame;
-        if (this.#leaving.has(envelope.channel as string)) break;
-        events.envelope(envelope as unknown as Envelope);
+    const { type, ...envelope } = frame;
+    const channel = frame.channel as string;
+    switch (type) {
+      case 'message':
+        if (!this.#leaving.has(channel)) events.envelope(envelope as unknown as Envelope);
         break;
-      }
       case 'subscribed':
-        this.#leaving.delete(frame.channel as string);
-        this.#confirm(frame.channel as string);
-        events.subscribed(
-          frame.channel as string,
-          frame.position as string,
-          frame.recovered === true,
-        );
+        this.#leaving.delete(channel);
+        this.#unanswered.delete(channel);
+        events.subscribed(channel, frame.position as string);
         if (this.#isLeaveDeferred) this.sync();
         break;
       case 'gap':
-        if (!this.#leaving.has(frame.channel as string)) events.gap(frame.channel as string);
+        if (!this.#leaving.has(channel)) events.gap(channel);
         break;
       case 'ack':
         events.acked(frame.ref as string, frame.id as string, frame.ts as number);
@@ -155,39 +134,58 @@ export class WebSocketLink implements Link {
     }
   }
 
-  /** Forgets a subscribe ref once every channel of it is confirmed. */
-  #confirm(channel: string): void {
-    for (const [ref, channels] of this.#refs) {
-      const rest = channels.filter((other) => other !== channel);
-      if (rest.length === 0) this.#refs.delete(ref);
-      else this.#refs.set(ref, rest);
-    }
-  }
-
   #onError(frame: Record<string, unknown>): void {
     const ref = typeof frame.ref === 'string' ? frame.ref : undefined;
-    const channels = ref === undefined ? undefined : this.#refs.get(ref);
+    const channels = [...this.#unanswered]
+      .filter(([, subscribeRef]) => subscribeRef === ref)
+      .map(([channel]) => channel);
     // A refused subscribe holds nothing on the server: subscribing again must resend it.
     const error = serverError(frame, 'refused');
-    if (channels && error.status >= 500) {
+    if (channels.length === 0) {
+      this.#context.events.refused(error, ref);
+    } else if (error.status >= 500) {
       // The hub cannot subscribe right now (its broker is away): not a refusal. Reconnecting
       // with backoff is the retry, and it resubscribes every channel from its position.
       this.#end(1013, error.message, error);
-    } else if (channels) {
-      this.#refs.delete(ref as string);
-      for (const channel of channels) this.#subscribed.delete(channel);
-      this.#context.events.subscribeRefused(channels, error);
     } else {
-      this.#context.events.refused(error, ref);
+      for (const channel of channels) {
+        this.#unanswered.delete(channel);
+        this.#subscribed.delete(channel);
+      }
+      this.#context.events.subscribeRefused(channels, error);
     }
   }
 
   #end(code: number, reason: string, error?: TidewireError): void {
     if (this.#isEnded) return;
     this.#isEnded = true;
-    this.#detach();
-    this.#context.events.closed(error ? { code, reason, error } : { code, reason });
+    closeSocket(this.#ws);
+    this.#context.events.closed({ code, reason, error });
   }
+}
+
+/**
+ * Opens a WebSocket to the hub. A browser's WebSocket cannot send headers: the token goes in
+ * the URL there. Node's `ws` can (options, third argument): it sends a bearer.
+ */
+function openSocket(
+  base: string,
+  token: string | undefined,
+  options: ResolvedClientOptions,
+): WebSocketLike {
+  const isBrowser = typeof document !== 'undefined';
+  const query = token !== undefined && isBrowser ? `?token=${encodeURIComponent(token)}` : '';
+  const headers = isBrowser ? {} : authHeaders(token);
+  return new options.WebSocket!(`${base.replace(/^http/, 'ws')}/ws${query}`, [], { headers });
+}
+
+/**
+ * Lets a socket go at once. On a dead link close() waits for a handshake that never comes: the
+ * client does not wait with it, the browser (or ws) finishes it in the background.
+ */
+function closeSocket(ws: WebSocketLike): void {
+  ws.onopen = ws.onmessage = ws.onclose = null;
+  if (ws.readyState < 2) ws.close(1000, 'client closed');
 }
 
 /**
@@ -203,36 +201,20 @@ export function probeWebSocket(
   signal: AbortSignal,
 ): Promise<boolean> {
   return new Promise((resolve) => {
+    const ws = openSocket(base, token, options);
     const done = (isReachable: boolean) => {
       clearTimeout(timer);
       signal.removeEventListener('abort', abandon);
-      link.close();
+      closeSocket(ws);
       resolve(isReachable);
     };
     // The client moved on (destroyed, relinked): no socket or timer outlives it.
     const abandon = () => done(false);
     signal.addEventListener('abort', abandon);
     const timer = setTimeout(abandon, options.connectTimeoutMs);
-    const ignore = () => {};
-    const link = new WebSocketLink({
-      options,
-      base,
-      token,
-      channels: () => [],
-      position: () => undefined,
-      events: {
-        opened: ignore,
-        heard: () => done(true),
-        idle: ignore,
-        heartbeatHint: ignore,
-        subscribed: ignore,
-        envelope: ignore,
-        gap: ignore,
-        acked: ignore,
-        refused: ignore,
-        subscribeRefused: ignore,
-        closed: () => done(false),
-      },
-    });
+    ws.onopen = () => ws.send(PING);
+    ws.onmessage = () => done(true);
+    ws.onclose = () => done(false);
+    ws.onerror = () => {};
   });
 }
