@@ -5,6 +5,14 @@
  * @module
  */
 
+/** What a `BacklogGuard` watches. */
+export interface BacklogOwner {
+  /** Bytes written but not yet taken by the kernel. */
+  queuedBytes(): number;
+  /** Called once, when the budget stays exceeded past the grace period. */
+  onSlowConsumer(): void;
+}
+
 /** How long a backlog over the budget may last before the client counts as slow. */
 const GRACE_MS = 100;
 
@@ -19,21 +27,20 @@ const GRACE_MS = 100;
  * @internal
  */
 export class BacklogGuard {
-  readonly #queuedBytes: () => number;
-  readonly #onSlowConsumer: () => void;
+  readonly #owner: BacklogOwner;
   #budget: number;
   #check: ReturnType<typeof setTimeout> | undefined;
   #isStopped = false;
 
   /**
-   * @param queuedBytes - Bytes written but not yet taken by the kernel.
+   * @param owner - The stream: its queued bytes, and what to do once it is too slow. An object
+   *   rather than two callbacks, so that a connection can be its own owner: a server holds
+   *   thousands, and two closures each would weigh on every idle one.
    * @param budget - Bytes the client may leave unread.
-   * @param onSlowConsumer - Called once when the budget is exceeded.
    */
-  constructor(queuedBytes: () => number, budget: number, onSlowConsumer: () => void) {
-    this.#queuedBytes = queuedBytes;
+  constructor(owner: BacklogOwner, budget: number) {
+    this.#owner = owner;
     this.#budget = budget;
-    this.#onSlowConsumer = onSlowConsumer;
   }
 
   /** Adds to the budget, e.g. for a replay written in one go when the stream opens. */
@@ -44,12 +51,12 @@ export class BacklogGuard {
   /** Call after every write. */
   afterWrite(): void {
     if (this.#check !== undefined || this.#isStopped) return;
-    if (this.#queuedBytes() <= this.#budget) return;
+    if (this.#owner.queuedBytes() <= this.#budget) return;
     this.#check = setTimeout(() => {
       this.#check = undefined;
-      if (this.#isStopped || this.#queuedBytes() <= this.#budget) return;
+      if (this.#isStopped || this.#owner.queuedBytes() <= this.#budget) return;
       this.#isStopped = true;
-      this.#onSlowConsumer();
+      this.#owner.onSlowConsumer();
     }, GRACE_MS);
     this.#check.unref?.();
   }

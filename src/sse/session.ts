@@ -65,9 +65,8 @@ export class SseSession {
     this.#options = options;
     // The client's backlog is what the response still queues (compressed, when compressing).
     this.#backlog = new BacklogGuard(
-      () => res.writableLength,
+      { queuedBytes: () => res.writableLength, onSlowConsumer: () => this.#cut() },
       options.maxBufferedBytes,
-      () => this.#cut(),
     );
     const headers = sseHeaders(req.httpVersion);
     // The `compression` middleware leaves a response alone that says `no-transform` or already

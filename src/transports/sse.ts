@@ -1,4 +1,5 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import { type IncomingMessage, ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
 import { encodeCursor, decodeCursor } from '../core/cursor.js';
 import type { EncodedEnvelope } from '../core/encoded-envelope.js';
 import type { SubscribeResult, Subscriber } from '../core/hub.js';
@@ -8,7 +9,7 @@ import { isGone, settle } from '../server/access.js';
 import { readChannelsParam, sendError } from '../server/http-util.js';
 import type { Identity } from '../server/options.js';
 import { formatEvent } from '../sse/format.js';
-import { BacklogGuard } from '../sse/backlog-guard.js';
+import { type BacklogOwner, BacklogGuard } from '../sse/backlog-guard.js';
 import { HEARTBEAT, reconnectLater, sseHeaders, streamOpening } from '../sse/headers.js';
 import { answerReconnectLater } from '../sse/session.js';
 import type { HttpTransport, TransportContext } from './transport.js';
@@ -21,6 +22,8 @@ const EVENT_BODY = Symbol('sse event body');
 const SINGLE_CHANNEL_EVENT = Symbol('sse single-channel event');
 const UNNAMED_BODY = Symbol('sse unnamed event body');
 const UNNAMED_SINGLE_CHANNEL_EVENT = Symbol('sse unnamed single-channel event');
+const CHUNKED_SINGLE_CHANNEL_EVENT = Symbol('sse single-channel event, chunked');
+const CHUNKED_UNNAMED_SINGLE_CHANNEL_EVENT = Symbol('sse unnamed single-channel event, chunked');
 
 function eventBody(encoded: EncodedEnvelope): string {
   return formatEvent({ event: encoded.envelope.event, data: encoded.json });
@@ -38,18 +41,45 @@ function unnamedSingleChannelEvent(encoded: EncodedEnvelope): string {
   return `id: ${encoded.envelope.id}\n${encoded.memo(UNNAMED_BODY, unnamedBody)}`;
 }
 
+/**
+ * `text` as one HTTP/1.1 chunk (RFC 9112 § 7.1): size line, bytes, CRLF. Built once per
+ * envelope and written to every one-channel stream's socket as is: through `res.write()` each
+ * stream would encode the text again and make four writes (size, CRLF, data, CRLF).
+ */
+export function httpChunk(text: string): Buffer {
+  const length = Buffer.byteLength(text);
+  const sizeLine = `${length.toString(16)}\r\n`;
+  const chunk = Buffer.allocUnsafe(sizeLine.length + length + 2);
+  chunk.write(sizeLine, 0, 'latin1');
+  chunk.write(text, sizeLine.length, 'utf8');
+  chunk.write('\r\n', sizeLine.length + length, 'latin1');
+  return chunk;
+}
+
+function chunkedSingleChannelEvent(encoded: EncodedEnvelope): Buffer {
+  return httpChunk(encoded.memo(SINGLE_CHANNEL_EVENT, singleChannelEvent));
+}
+
+function chunkedUnnamedSingleChannelEvent(encoded: EncodedEnvelope): Buffer {
+  return httpChunk(encoded.memo(UNNAMED_SINGLE_CHANNEL_EVENT, unnamedSingleChannelEvent));
+}
+
 /** What a stream writes per envelope: named events, or unnamed ones (`?unnamed=1`). */
 const NAMED = {
   body: EVENT_BODY,
   bodyOf: eventBody,
   single: SINGLE_CHANNEL_EVENT,
   singleOf: singleChannelEvent,
+  chunkedSingle: CHUNKED_SINGLE_CHANNEL_EVENT,
+  chunkedSingleOf: chunkedSingleChannelEvent,
 };
 const UNNAMED = {
   body: UNNAMED_BODY,
   bodyOf: unnamedBody,
   single: UNNAMED_SINGLE_CHANNEL_EVENT,
   singleOf: unnamedSingleChannelEvent,
+  chunkedSingle: CHUNKED_UNNAMED_SINGLE_CHANNEL_EVENT,
+  chunkedSingleOf: chunkedUnnamedSingleChannelEvent,
 };
 
 /**
@@ -147,7 +177,7 @@ export class SseTransport implements HttpTransport {
 }
 
 /** One event stream: a `Subscriber` for the hub and a `Connection` for the registry. */
-class SseStream implements Subscriber, Connection {
+class SseStream implements Subscriber, Connection, BacklogOwner {
   readonly transport = 'sse' as const;
   readonly id: string;
   readonly #context: TransportContext;
@@ -159,6 +189,12 @@ class SseStream implements Subscriber, Connection {
   readonly #heartbeat: string;
   /** Several channels: the `id:` is always the multi-channel cursor, whatever is known yet. */
   readonly #isMulti: boolean;
+  /**
+   * The socket, where a one-channel stream's envelopes go as prebuilt chunks (`httpChunk`):
+   * an HTTP/1.1 response, chunked by our own header, whose `write` nobody wrapped (a
+   * compressing middleware must see every byte). Else undefined, and all goes by `res.write`.
+   */
+  readonly #socket: Socket | undefined;
   #ended = false;
 
   constructor(
@@ -177,15 +213,17 @@ class SseStream implements Subscriber, Connection {
     this.#heartbeat = isUnnamed ? PING_EVENT : HEARTBEAT;
     this.#onGone = onGone;
     this.id = context.connections.nextId();
-    this.#backlog = new BacklogGuard(
-      () => res.writableLength,
-      context.options.limits.maxBufferedBytes,
-      () => this.#onSlowConsumer(),
-    );
+    this.#backlog = new BacklogGuard(this, context.options.limits.maxBufferedBytes);
     // Events go out as written, not held back by Nagle (HTTP/2 sockets may lack the call).
     req.socket.setNoDelay?.(true);
-    res.writeHead(200, sseHeaders(req.httpVersion));
+    const isChunked = req.httpVersion === '1.1' && res.write === ServerResponse.prototype.write;
+    const headers = sseHeaders(req.httpVersion);
+    // What Node would choose anyway; said here, so that the prebuilt chunks are sure to fit.
+    if (isChunked) headers['Transfer-Encoding'] = 'chunked';
+    res.writeHead(200, headers);
+    // Headers and opening go out through `res`, before any prebuilt chunk on the socket.
     res.write(streamOpening(context.options.sseRetryMs));
+    this.#socket = !isMulti && isChunked ? req.socket : undefined;
     res.on('close', () => this.#cleanup());
   }
 
@@ -215,7 +253,11 @@ class SseStream implements Subscriber, Connection {
     this.#context.counters.delivered.sse += 1;
     this.#positions.set(encoded.envelope.channel, encoded.envelope.id);
     const form = this.#form;
-    if (!this.#isMulti) {
+    if (this.#socket) {
+      if (this.#ended || this.#socket.destroyed) return;
+      this.#socket.write(encoded.memo(form.chunkedSingle, form.chunkedSingleOf));
+      this.#backlog.afterWrite();
+    } else if (!this.#isMulti) {
       this.write(encoded.memo(form.single, form.singleOf));
     } else {
       this.write(`id: ${this.#cursor()}\n${encoded.memo(form.body, form.bodyOf)}`);
@@ -236,8 +278,13 @@ class SseStream implements Subscriber, Connection {
     this.#backlog.afterWrite();
   }
 
+  /** For the backlog guard: what the response still queues. */
+  queuedBytes(): number {
+    return this.#res.writableLength;
+  }
+
   /** The peer stopped reading: end the stream rather than queue without bound. */
-  #onSlowConsumer(): void {
+  onSlowConsumer(): void {
     this.#context.counters.drop('slow_consumer');
     this.#context.options.logger.warn(
       { connection: this.id, ip: this.ip },

@@ -2,7 +2,7 @@ import { type IncomingMessage, STATUS_CODES } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { type RawData, WebSocket, WebSocketServer } from 'ws';
 import type { EncodedEnvelope } from '../core/encoded-envelope.js';
-import type { ConnectionInfo, SubscribeResult, Subscriber } from '../core/hub.js';
+import type { SubscribeResult, Subscriber } from '../core/hub.js';
 import { CloseCode, closeCodeOf, httpStatusOf } from '../protocol/codes.js';
 import { TidewireError, isTidewireError } from '../protocol/errors.js';
 import {
@@ -16,7 +16,7 @@ import type { CloseReason, Connection } from '../server/connections.js';
 import { isPromise, originError, settle } from '../server/access.js';
 import type { Identity } from '../server/options.js';
 import { TokenBucket } from '../server/rate-limit.js';
-import { BacklogGuard } from '../sse/backlog-guard.js';
+import { type BacklogOwner, BacklogGuard } from '../sse/backlog-guard.js';
 import type { TransportContext } from './transport.js';
 
 /**
@@ -33,12 +33,58 @@ const UNRESPONSIVE_CLOSE_GRACE_MS = 1000;
  */
 const MAX_PENDING_FRAMES = 256;
 
-/** Memo key of the `message` frame bytes of an envelope, shared by every socket. */
+/** Memo key of an envelope's whole `message` frame, header included, shared by every socket. */
 const MESSAGE_FRAME = Symbol('websocket message frame');
 
 function messageFrame(encoded: EncodedEnvelope): Buffer {
   // `{"type":"message",…envelope}` without parsing or re-serialising the envelope.
-  return Buffer.from(`{"type":"message",${encoded.json.slice(1)}`);
+  return textFrame(`{"type":"message",${encoded.json.slice(1)}`);
+}
+
+/**
+ * A complete, unmasked, final text frame (RFC 6455 § 5.2) in one buffer: built once per
+ * envelope, then written as is to every subscriber's socket. ws would build a header and
+ * write twice per socket (`Sender.frame`, then header and payload); a fan-out to thousands
+ * pays that thousands of times.
+ */
+export function textFrame(text: string): Buffer {
+  const length = Buffer.byteLength(text);
+  const headerLength = length < 126 ? 2 : length < 65_536 ? 4 : 10;
+  const frame = Buffer.allocUnsafe(headerLength + length);
+  frame[0] = 0x81; // FIN + opcode 1 (text)
+  if (length < 126) {
+    frame[1] = length;
+  } else if (length < 65_536) {
+    frame[1] = 126;
+    frame.writeUInt16BE(length, 2);
+  } else {
+    frame[1] = 127;
+    frame.writeBigUInt64BE(BigInt(length), 2);
+  }
+  frame.write(text, headerLength, 'utf8');
+  return frame;
+}
+
+function ignoreError(): void {}
+
+/**
+ * The connection a socket belongs to. Its listeners are module-level functions that find it
+ * here: three closures per socket (and their context) would weigh on every idle connection.
+ */
+const CONNECTION = Symbol('tidewire connection');
+
+type OwnedSocket = WebSocket & { [CONNECTION]: WsConnection };
+
+function onSocketMessage(this: WebSocket, data: RawData, isBinary: boolean): void {
+  (this as OwnedSocket)[CONNECTION].onMessage(data, isBinary);
+}
+
+function onSocketPong(this: WebSocket): void {
+  (this as OwnedSocket)[CONNECTION].onPong();
+}
+
+function onSocketClose(this: WebSocket): void {
+  (this as OwnedSocket)[CONNECTION].onClose();
 }
 
 /**
@@ -73,7 +119,10 @@ export class WebSocketTransport {
    */
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
     const { access, counters } = this.#context;
-    socket.on('error', () => {});
+    // A module-level function, not an arrow: an arrow here would share this call's closure
+    // context, which holds `req`, and the socket would keep the upgrade request (headers and
+    // all, ~2 KiB) alive for as long as it is open.
+    socket.on('error', ignoreError);
     if (!access.checkOrigin(req).allowed) {
       counters.drop('origin');
       refuseUpgrade(socket, originError());
@@ -115,7 +164,7 @@ export class WebSocketTransport {
       // These refusals complete the handshake so that a browser, which cannot read an HTTP
       // status of a failed upgrade, still gets a close code and a reason.
       if (refusal) ws.close(closeCodeOf(refusal.code), fitCloseReason(refusal.message));
-      else this.#open(ws, ip, identity);
+      else this.#open(ws, socket, ip, identity);
     });
   }
 
@@ -124,10 +173,8 @@ export class WebSocketTransport {
     this.#server.close();
   }
 
-  #open(ws: WebSocket, ip: string, identity: Identity): void {
-    const connection = new WsConnection(this.#context, ws, ip, identity, () => {
-      this.#sockets.delete(connection);
-    });
+  #open(ws: WebSocket, socket: Duplex, ip: string, identity: Identity): void {
+    const connection = new WsConnection(this.#context, ws, socket, ip, identity, this.#sockets);
     this.#sockets.add(connection);
     this.#context.connections.add(connection);
   }
@@ -139,19 +186,23 @@ export class WebSocketTransport {
   }
 }
 
-/** One client socket: a `Subscriber` for the hub and a `Connection` for the registry. */
-class WsConnection implements Subscriber, Connection {
-  readonly transport = 'websocket' as const;
+/**
+ * One client socket: a `Subscriber` for the hub and a `Connection` for the registry. A server
+ * holds thousands of them, mostly idle: what only some need is made when needed.
+ */
+class WsConnection implements Subscriber, Connection, BacklogOwner {
   readonly id: string;
   readonly #context: TransportContext;
   readonly #ws: WebSocket;
-  readonly #info: ConnectionInfo;
-  readonly #onGone: () => void;
+  /** The socket under `#ws`, for frames built once per envelope (`onEnvelope`). */
+  readonly #socket: Duplex;
+  /** The transport's set of sockets, which this one leaves when it closes. */
+  readonly #sockets: Set<WsConnection>;
   readonly #backlog: BacklogGuard;
   readonly #identity: Identity;
   /** Frames it may send (`maxMessagesPerSecond`), and frames it may send past that, refused. */
   readonly #frames: TokenBucket;
-  readonly #refusals: TokenBucket;
+  #refusals: TokenBucket | undefined;
   /**
    * Frames wait here while an earlier one waits on an async `authorize` hook, so that they
    * are handled in the order they came (a subscribe then an unsubscribe stays unsubscribed).
@@ -159,7 +210,7 @@ class WsConnection implements Subscriber, Connection {
   #pending: Promise<void> | undefined;
   #pendingCount = 0;
   /** Publishes handed to the hub whose ack or error is not written yet. */
-  readonly #publishing = new Set<Promise<void>>();
+  #publishing: Set<Promise<void>> | undefined;
   /** Set once the socket is to be closed for flooding: the frames that still come are not read. */
   #isCut = false;
   #lastSeen = Date.now();
@@ -168,38 +219,52 @@ class WsConnection implements Subscriber, Connection {
   constructor(
     context: TransportContext,
     ws: WebSocket,
+    socket: Duplex,
     readonly ip: string,
     identity: Identity,
-    onGone: () => void,
+    sockets: Set<WsConnection>,
   ) {
     this.#context = context;
     this.#ws = ws;
-    this.#onGone = onGone;
+    this.#socket = socket;
+    this.#sockets = sockets;
     this.#identity = identity;
     this.id = context.connections.nextId();
-    this.#info = { id: this.id, transport: 'websocket', ip, identity };
     const { maxMessagesPerSecond: rate, maxMessageBurst: burst } = context.options.limits;
     this.#frames = new TokenBucket(rate, burst);
-    this.#refusals = new TokenBucket(rate, burst);
-    const max = context.options.limits.maxBufferedBytes;
-    // The peer stopped reading: stop queueing (memory stays bounded) and tell it why.
-    this.#backlog = new BacklogGuard(
-      () => ws.bufferedAmount,
-      max,
-      () => {
-        context.counters.drop('slow_consumer');
-        this.#closeUnresponsive(
-          new TidewireError('SLOW_CONSUMER', `more than ${max} bytes waiting to be read`),
-        );
-      },
-    );
-    ws.on('message', (data, isBinary) => this.#onMessage(data, isBinary));
-    ws.on('pong', () => {
-      this.#lastSeen = Date.now();
-    });
-    ws.on('close', () => this.#cleanup());
+    this.#backlog = new BacklogGuard(this, context.options.limits.maxBufferedBytes);
+    (ws as OwnedSocket)[CONNECTION] = this;
+    ws.on('message', onSocketMessage);
+    ws.on('pong', onSocketPong);
+    ws.on('close', onSocketClose);
     // ws emits 'error' for protocol violations and then closes with the right code.
-    ws.on('error', () => {});
+    ws.on('error', ignoreError);
+  }
+
+  get transport(): 'websocket' {
+    return 'websocket';
+  }
+
+  /** For the backlog guard: what ws and the socket still queue. */
+  queuedBytes(): number {
+    return this.#ws.bufferedAmount;
+  }
+
+  /** The peer stopped reading: stop queueing (memory stays bounded) and tell it why. */
+  onSlowConsumer(): void {
+    const max = this.#context.options.limits.maxBufferedBytes;
+    this.#context.counters.drop('slow_consumer');
+    this.#closeUnresponsive(
+      new TidewireError('SLOW_CONSUMER', `more than ${max} bytes waiting to be read`),
+    );
+  }
+
+  onPong(): void {
+    this.#lastSeen = Date.now();
+  }
+
+  onClose(): void {
+    this.#cleanup();
   }
 
   onSubscribed(results: readonly SubscribeResult[]): void {
@@ -214,7 +279,12 @@ class WsConnection implements Subscriber, Connection {
 
   onEnvelope(encoded: EncodedEnvelope): void {
     this.#context.counters.delivered.websocket += 1;
-    this.#write(encoded.memo(MESSAGE_FRAME, messageFrame));
+    if (this.#ws.readyState !== WebSocket.OPEN) return;
+    // The frame's bytes go straight to the socket, whole: ws writes every frame of its own
+    // (pings, pongs, close, the JSON frames of `#send`) in one synchronous call, never in
+    // parts, and queues none, as it compresses nothing here, so frames cannot interleave.
+    this.#socket.write(encoded.memo(MESSAGE_FRAME, messageFrame));
+    this.#backlog.afterWrite();
   }
 
   bufferedBytes(): number {
@@ -242,7 +312,7 @@ class WsConnection implements Subscriber, Connection {
     this.#ws.ping();
   }
 
-  #onMessage(data: RawData, isBinary: boolean): void {
+  onMessage(data: RawData, isBinary: boolean): void {
     const now = Date.now();
     this.#lastSeen = now;
     if (this.#isCut) return;
@@ -296,6 +366,10 @@ class WsConnection implements Subscriber, Connection {
       `more than ${this.#context.options.limits.maxMessagesPerSecond} frames per second`,
     );
     const kind = frameKind(data);
+    this.#refusals ??= new TokenBucket(
+      this.#context.options.limits.maxMessagesPerSecond,
+      this.#context.options.limits.maxMessageBurst,
+    );
     if (kind === 'other' || !this.#refusals.take(now)) {
       this.#cut({ code: closeCodeOf(error.code), reason: error.message });
     } else if (kind !== 'ping') {
@@ -314,7 +388,7 @@ class WsConnection implements Subscriber, Connection {
   #cut(reason: CloseReason): void {
     this.#isCut = true;
     void Promise.resolve(this.#pending)
-      .then(() => Promise.allSettled(this.#publishing))
+      .then(() => Promise.allSettled(this.#publishing ?? []))
       .then(() => this.close(reason));
   }
 
@@ -399,14 +473,18 @@ class WsConnection implements Subscriber, Connection {
     }
     const { channel, event, data, binary } = frame;
     const publishing = core
-      .receive(this.#info, { channel, event, data, ...(binary ? { binary } : {}) })
+      .receive(
+        { id: this.id, transport: 'websocket', ip: this.ip, identity: this.#identity },
+        { channel, event, data, ...(binary ? { binary } : {}) },
+      )
       .then((envelope) => {
         if (frame.ref === undefined) return;
         this.#send({ type: 'ack', ref: frame.ref, id: envelope.id, ts: envelope.ts });
       })
       .catch((error: unknown) => this.#sendError(error, frame.ref));
-    this.#publishing.add(publishing);
-    void publishing.finally(() => this.#publishing.delete(publishing));
+    const inFlight = (this.#publishing ??= new Set());
+    inFlight.add(publishing);
+    void publishing.finally(() => inFlight.delete(publishing));
   }
 
   #sendError(error: unknown, ref?: string): void {
@@ -450,7 +528,7 @@ class WsConnection implements Subscriber, Connection {
     this.#backlog.stop();
     this.#context.core.unsubscribeAll(this);
     this.#context.connections.remove(this);
-    this.#onGone();
+    this.#sockets.delete(this);
   }
 }
 
