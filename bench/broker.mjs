@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 /**
- * `npm run bench`: publish-to-deliver latency and throughput of the hub on the in-memory
+ * `npm run bench:broker`: publish-to-deliver latency and throughput of the hub on the in-memory
  * broker and on Redis, side by side (one real redis-server, started and removed here).
  *
  * Scenarios (bench/lib/nodes.mjs): one node in memory; two nodes on one Redis, subscribers on

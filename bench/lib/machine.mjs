@@ -5,7 +5,8 @@ import os from 'node:os';
 export function describeMachine(redisVersion) {
   return {
     cpu: os.cpus()[0]?.model?.trim() ?? 'unknown',
-    cores: os.availableParallelism(),
+    // Not availableParallelism(): the fan-out bench pins its own process to one core.
+    cores: os.cpus().length,
     memoryGiB: Math.round(os.totalmem() / 2 ** 30),
     os: `${os.type()} ${os.release()} ${os.arch()}`,
     node: process.version,
@@ -17,6 +18,6 @@ export function describeMachine(redisVersion) {
 export function describeCommand(argv = process.argv, env = process.env) {
   const args = argv.slice(2);
   const node = ['node', 'bench/broker.mjs', ...args].join(' ');
-  if (env.npm_lifecycle_event !== 'bench') return node;
-  return `npm run bench${args.length ? ` -- ${args.join(' ')}` : ''}`;
+  if (env.npm_lifecycle_event !== 'bench:broker') return node;
+  return `npm run bench:broker${args.length ? ` -- ${args.join(' ')}` : ''}`;
 }

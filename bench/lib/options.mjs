@@ -50,7 +50,7 @@ const NUMERIC = {
 
 const option = (name, text) => (`  ${name}`.padEnd(28) + text).trimEnd();
 
-export const USAGE = `Usage: npm run bench -- [options]   (or: node bench/broker.mjs [options] after npm run build)
+export const USAGE = `Usage: npm run bench:broker -- [options]   (or: node bench/broker.mjs [options] after npm run build)
 
 Publish-to-deliver latency and throughput of the hub on the in-memory broker and on Redis
 (one real redis-server on 127.0.0.1, started and stopped by the bench).
