@@ -12,6 +12,7 @@ import { formatEvent } from '../sse/format.js';
 import { type BacklogOwner, BacklogGuard } from '../sse/backlog-guard.js';
 import { HEARTBEAT, reconnectLater, sseHeaders, streamOpening } from '../sse/headers.js';
 import { answerReconnectLater } from '../sse/session.js';
+import { writeBatched } from './batched-write.js';
 import type { HttpTransport, TransportContext } from './transport.js';
 
 /**
@@ -255,7 +256,7 @@ class SseStream implements Subscriber, Connection, BacklogOwner {
     const form = this.#form;
     if (this.#socket) {
       if (this.#ended || this.#socket.destroyed) return;
-      this.#socket.write(encoded.memo(form.chunkedSingle, form.chunkedSingleOf));
+      writeBatched(this.#socket, encoded.memo(form.chunkedSingle, form.chunkedSingleOf));
       this.#backlog.afterWrite();
     } else if (!this.#isMulti) {
       this.write(encoded.memo(form.single, form.singleOf));

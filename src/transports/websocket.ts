@@ -17,6 +17,7 @@ import { isPromise, originError, settle } from '../server/access.js';
 import type { Identity } from '../server/options.js';
 import { TokenBucket } from '../server/rate-limit.js';
 import { type BacklogOwner, BacklogGuard } from '../sse/backlog-guard.js';
+import { writeBatched } from './batched-write.js';
 import type { TransportContext } from './transport.js';
 
 /**
@@ -198,7 +199,8 @@ class WsConnection implements Subscriber, Connection, BacklogOwner {
   readonly #socket: Duplex;
   /** The transport's set of sockets, which this one leaves when it closes. */
   readonly #sockets: Set<WsConnection>;
-  readonly #backlog: BacklogGuard;
+  /** Made the first time the socket queues more than its budget: most never do. */
+  #backlog: BacklogGuard | undefined;
   readonly #identity: Identity;
   /** Frames it may send (`maxMessagesPerSecond`), and frames it may send past that, refused. */
   readonly #frames: TokenBucket;
@@ -232,7 +234,6 @@ class WsConnection implements Subscriber, Connection, BacklogOwner {
     this.id = context.connections.nextId();
     const { maxMessagesPerSecond: rate, maxMessageBurst: burst } = context.options.limits;
     this.#frames = new TokenBucket(rate, burst);
-    this.#backlog = new BacklogGuard(this, context.options.limits.maxBufferedBytes);
     (ws as OwnedSocket)[CONNECTION] = this;
     ws.on('message', onSocketMessage);
     ws.on('pong', onSocketPong);
@@ -283,8 +284,8 @@ class WsConnection implements Subscriber, Connection, BacklogOwner {
     // The frame's bytes go straight to the socket, whole: ws writes every frame of its own
     // (pings, pongs, close, the JSON frames of `#send`) in one synchronous call, never in
     // parts, and queues none, as it compresses nothing here, so frames cannot interleave.
-    this.#socket.write(encoded.memo(MESSAGE_FRAME, messageFrame));
-    this.#backlog.afterWrite();
+    writeBatched(this.#socket, encoded.memo(MESSAGE_FRAME, messageFrame));
+    this.#afterWrite();
   }
 
   bufferedBytes(): number {
@@ -512,7 +513,13 @@ class WsConnection implements Subscriber, Connection, BacklogOwner {
     const ws = this.#ws;
     if (ws.readyState !== WebSocket.OPEN) return;
     ws.send(data, { binary: false });
-    this.#backlog.afterWrite();
+    this.#afterWrite();
+  }
+
+  #afterWrite(): void {
+    const budget = this.#context.options.limits.maxBufferedBytes;
+    if (this.#backlog === undefined && this.#ws.bufferedAmount <= budget) return;
+    (this.#backlog ??= new BacklogGuard(this, budget)).afterWrite();
   }
 
   /**
@@ -525,7 +532,7 @@ class WsConnection implements Subscriber, Connection, BacklogOwner {
 
   #cleanup(): void {
     clearTimeout(this.#reapTimer);
-    this.#backlog.stop();
+    this.#backlog?.stop();
     this.#context.core.unsubscribeAll(this);
     this.#context.connections.remove(this);
     this.#sockets.delete(this);

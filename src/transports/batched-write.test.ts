@@ -1,0 +1,72 @@
+import net from 'node:net';
+import type { AddressInfo } from 'node:net';
+import { afterEach, describe, expect, it } from 'vitest';
+import { writeBatched } from './batched-write.js';
+
+/** A connected pair of real sockets on 127.0.0.1: what is written, and what the peer reads. */
+async function socketPair() {
+  const server = net.createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const accepted = new Promise<net.Socket>((resolve) => server.once('connection', resolve));
+  const writer = net.connect((server.address() as AddressInfo).port, '127.0.0.1');
+  writer.setNoDelay(true);
+  const reader = await accepted;
+  const reads: string[] = [];
+  reader.on('data', (data: Buffer) => reads.push(data.toString()));
+  return { server, writer, reader, reads };
+}
+
+describe('writeBatched', () => {
+  const closing: Array<() => void> = [];
+  afterEach(() => {
+    for (const close of closing.splice(0)) close();
+  });
+
+  it('holds the writes of one turn until the turn is done, then sends them, in order', async () => {
+    const { server, writer, reader, reads } = await socketPair();
+    closing.push(() => {
+      writer.destroy();
+      reader.destroy();
+      server.close();
+    });
+    await new Promise((resolve) => writer.once('connect', resolve));
+
+    for (const text of ['one,', 'two,', 'three,']) writeBatched(writer, Buffer.from(text));
+    // Corked until the turn's writes are done: nothing has left yet, all of it goes in one
+    // writev (an uncorked socket would have handed each write to the kernel at once).
+    expect(writer.writableCorked).toBe(1);
+    expect(writer.writableLength).toBe('one,two,three,'.length);
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(writer.writableCorked).toBe(0);
+    writeBatched(writer, Buffer.from('four'));
+
+    await new Promise<void>((resolve) => {
+      const check = () => (reads.join('') === 'one,two,three,four' ? resolve() : undefined);
+      reader.on('data', check);
+      check();
+    });
+    expect(reads.join('')).toBe('one,two,three,four');
+  });
+
+  it('leaves a socket that someone else corked to them, and still delivers in order', async () => {
+    const { server, writer, reader, reads } = await socketPair();
+    closing.push(() => {
+      writer.destroy();
+      reader.destroy();
+      server.close();
+    });
+    await new Promise((resolve) => writer.once('connect', resolve));
+    writer.cork();
+    writeBatched(writer, Buffer.from('a'));
+    expect(writer.writableCorked).toBe(1);
+    writer.write('b');
+    writer.uncork();
+    writeBatched(writer, Buffer.from('c'));
+    await new Promise<void>((resolve) => {
+      const check = () => (reads.join('') === 'abc' ? resolve() : undefined);
+      reader.on('data', check);
+      check();
+    });
+    expect(reads.join('')).toBe('abc');
+  });
+});
