@@ -9,10 +9,10 @@
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
+import { freePort } from './free-port.mjs';
 
 const START_TIMEOUT_MS = 10_000;
 
@@ -126,17 +126,6 @@ async function waitUntilAnswering(admin, child) {
     await delay(20);
   }
   throw new Error(`redis-server did not answer within ${START_TIMEOUT_MS} ms`);
-}
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address();
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 function delay(ms) {

@@ -19,10 +19,10 @@ import {
   writeFileSync,
 } from 'node:fs';
 import http from 'node:http';
-import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { servePeer } from '../lib/peer-ipc.mjs';
+import { freePort } from '../lib/free-port.mjs';
 
 const NGINX = '/usr/sbin/nginx';
 /** Where Debian's libnginx-mod-nchan (and most builds) put the module. */
@@ -244,17 +244,6 @@ function readLog(dir) {
   } catch {
     return '';
   }
-}
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address();
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 function delay(ms) {

@@ -3,7 +3,13 @@ import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { writeBatched } from './batched-write.js';
 
-/** A connected pair of real sockets on 127.0.0.1: what is written, and what the peer reads. */
+/** Closes what a test opened. */
+const closing: Array<() => void> = [];
+
+/**
+ * A connected pair of real sockets on 127.0.0.1: what is written, and what the peer reads.
+ * Closed after the test.
+ */
 async function socketPair() {
   const server = net.createServer();
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -13,23 +19,22 @@ async function socketPair() {
   const reader = await accepted;
   const reads: string[] = [];
   reader.on('data', (data: Buffer) => reads.push(data.toString()));
-  return { server, writer, reader, reads };
+  closing.push(() => {
+    writer.destroy();
+    reader.destroy();
+    server.close();
+  });
+  if (writer.connecting) await new Promise((resolve) => writer.once('connect', resolve));
+  return { writer, reader, reads };
 }
 
 describe('writeBatched', () => {
-  const closing: Array<() => void> = [];
   afterEach(() => {
     for (const close of closing.splice(0)) close();
   });
 
   it("sends a turn's first write at once, holds the rest until the turn is done, in order", async () => {
-    const { server, writer, reader, reads } = await socketPair();
-    closing.push(() => {
-      writer.destroy();
-      reader.destroy();
-      server.close();
-    });
-    await new Promise((resolve) => writer.once('connect', resolve));
+    const { writer, reader, reads } = await socketPair();
 
     for (const text of ['one,', 'two,', 'three,']) writeBatched(writer, Buffer.from(text));
     // The first write went to the kernel; the others wait for the end of the turn, to go in
@@ -51,13 +56,7 @@ describe('writeBatched', () => {
   });
 
   it('leaves a socket that someone else corked to them, and still delivers in order', async () => {
-    const { server, writer, reader, reads } = await socketPair();
-    closing.push(() => {
-      writer.destroy();
-      reader.destroy();
-      server.close();
-    });
-    await new Promise((resolve) => writer.once('connect', resolve));
+    const { writer, reader, reads } = await socketPair();
     writer.cork();
     writeBatched(writer, Buffer.from('a'));
     expect(writer.writableCorked).toBe(1);
