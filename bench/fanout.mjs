@@ -8,7 +8,8 @@ import { fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { describeMachine } from './lib/machine.mjs';
 import { USAGE, readFanoutOptions } from './lib/fanout-options.mjs';
-import { saveFanoutReport, toFanoutMarkdown } from './lib/fanout-report.mjs';
+import { toFanoutMarkdown } from './lib/fanout-report.mjs';
+import { saveReport } from './lib/report.mjs';
 import { runServer } from './lib/fanout-scenarios.mjs';
 import { request } from './lib/ipc.mjs';
 import { pinToCpu } from './lib/proc.mjs';
@@ -80,7 +81,7 @@ const report = {
 const markdown = toFanoutMarkdown(report);
 console.log(markdown);
 if (options.save) {
-  const paths = saveFanoutReport(report, markdown, options.out);
+  const paths = saveReport(report, markdown, options.out, 'fanout');
   console.error(`saved ${paths.join(' and ')}`);
 }
 

@@ -2,8 +2,6 @@
  * The fan-out report: each figure the median over the rounds, ratios against each group's
  * reference row, the targets of the issue with their verdicts, as Markdown (and JSON).
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 
 const KIB = 1024;
 
@@ -249,12 +247,4 @@ export function toFanoutMarkdown(report) {
     sections.push(`Not run: ${skipped.map(([name, why]) => `${name} (${why})`).join('; ')}.`);
   }
   return `${sections.join('\n\n')}\n`;
-}
-
-export function saveFanoutReport(report, markdown, dir) {
-  mkdirSync(dir, { recursive: true });
-  const base = join(dir, `fanout-${report.date.slice(0, 10)}`);
-  writeFileSync(`${base}.md`, markdown);
-  writeFileSync(`${base}.json`, `${JSON.stringify(report, null, 2)}\n`);
-  return [`${base}.md`, `${base}.json`];
 }

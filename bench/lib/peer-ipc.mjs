@@ -34,6 +34,18 @@ export function stampMillis() {
 }
 
 /**
+ * Listens on 127.0.0.1, a free port, with a backlog deep enough for a connect storm of
+ * thousands; resolves with the port.
+ */
+export async function listenLocal(server) {
+  await new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen({ host: '127.0.0.1', port: 0, backlog: 4096 }, resolve);
+  });
+  return server.address().port;
+}
+
+/**
  * Runs a peer: calls `start()`, announces the server, then answers the orchestrator.
  *
  * `start()` resolves with `{ ready, publish, connections, close }` and may add

@@ -142,10 +142,10 @@ are not comparable.
 `;
 }
 
-/** Writes `broker-<date>.md` and `.json` into `dir`; returns their paths. */
-export function saveReport(report, markdown, dir) {
+/** Writes `<name>-<date>.md` and `.json` into `dir`; returns their paths. */
+export function saveReport(report, markdown, dir, name = 'broker') {
   mkdirSync(dir, { recursive: true });
-  const base = join(dir, `broker-${report.date.slice(0, 10)}`);
+  const base = join(dir, `${name}-${report.date.slice(0, 10)}`);
   writeFileSync(`${base}.md`, markdown);
   writeFileSync(`${base}.json`, `${JSON.stringify(report, null, 2)}\n`);
   return [`${base}.md`, `${base}.json`];

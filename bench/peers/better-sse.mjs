@@ -10,7 +10,7 @@
  */
 import http from 'node:http';
 import { createChannel, createSession } from 'better-sse';
-import { servePeer } from '../lib/peer-ipc.mjs';
+import { listenLocal, servePeer } from '../lib/peer-ipc.mjs';
 
 const SESSION_OPTIONS = { serializer: (data) => data };
 
@@ -29,11 +29,7 @@ servePeer(async () => {
       },
     );
   });
-  await new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen({ host: '127.0.0.1', port: 0, backlog: 4096 }, resolve);
-  });
-  const { port } = server.address();
+  const port = await listenLocal(server);
   return {
     ready: { port, url: `http://127.0.0.1:${port}/sse`, dialect: 'sse' },
     publish(text) {

@@ -6,18 +6,14 @@
 import http from 'node:http';
 import express from 'express';
 import SSE from 'express-sse';
-import { servePeer } from '../lib/peer-ipc.mjs';
+import { listenLocal, servePeer } from '../lib/peer-ipc.mjs';
 
 servePeer(async () => {
   const sse = new SSE();
   const app = express();
   app.get('/sse', sse.init);
   const server = http.createServer(app);
-  await new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen({ host: '127.0.0.1', port: 0, backlog: 4096 }, resolve);
-  });
-  const { port } = server.address();
+  const port = await listenLocal(server);
   return {
     ready: { port, url: `http://127.0.0.1:${port}/sse`, dialect: 'sse' },
     publish(text) {

@@ -14,7 +14,7 @@
 import { fork } from 'node:child_process';
 import http from 'node:http';
 import { connect, readStamp } from '../lib/dialects.mjs';
-import { payloadText, stampMillis } from '../lib/peer-ipc.mjs';
+import { listenLocal, payloadText, stampMillis } from '../lib/peer-ipc.mjs';
 
 const PEERS = ['ws-broadcast', 'ws-framed-once', 'socketio', 'better-sse', 'express-sse', 'nchan'];
 const SUBSCRIBERS = 3;
@@ -246,12 +246,9 @@ async function checkTidewire() {
   const hub = createHub({ limits: { maxConnectionsPerIp: Infinity } });
   const server = http.createServer();
   hub.attach(server);
-  await new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', resolve);
-  });
+  const port = await listenLocal(server);
   await hub.ready;
-  const origin = `127.0.0.1:${server.address().port}`;
+  const origin = `127.0.0.1:${port}`;
   const targets = [
     ['tidewire-ws', `ws://${origin}/rt/ws`],
     ['sse', `http://${origin}/rt/sse?channel=bench`],

@@ -6,7 +6,7 @@
  */
 import http from 'node:http';
 import { Server } from 'socket.io';
-import { servePeer } from '../lib/peer-ipc.mjs';
+import { listenLocal, servePeer } from '../lib/peer-ipc.mjs';
 
 servePeer(async () => {
   const server = http.createServer();
@@ -15,11 +15,7 @@ servePeer(async () => {
     perMessageDeflate: false,
     serveClient: false,
   });
-  await new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen({ host: '127.0.0.1', port: 0, backlog: 4096 }, resolve);
-  });
-  const { port } = server.address();
+  const port = await listenLocal(server);
   return {
     // Engine.IO v4 straight over WebSocket: the dialect speaks the packets itself.
     ready: {

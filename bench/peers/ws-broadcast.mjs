@@ -3,22 +3,15 @@
  * `client.send(text)` for each open client. ws frames the message again for every client
  * (a header and a copy of the text into a Buffer each time): the baseline a user starts from.
  */
+import http from 'node:http';
 import { WebSocket, WebSocketServer } from 'ws';
-import { servePeer } from '../lib/peer-ipc.mjs';
+import { listenLocal, servePeer } from '../lib/peer-ipc.mjs';
 
 servePeer(async () => {
   // Compression off, as in every peer: it would measure zlib, and tidewire does not deflate.
-  const wss = new WebSocketServer({
-    host: '127.0.0.1',
-    port: 0,
-    backlog: 4096,
-    perMessageDeflate: false,
-  });
-  await new Promise((resolve, reject) => {
-    wss.once('listening', resolve);
-    wss.once('error', reject);
-  });
-  const { port } = wss.address();
+  const server = http.createServer();
+  const wss = new WebSocketServer({ server, perMessageDeflate: false });
+  const port = await listenLocal(server);
   return {
     ready: { port, url: `ws://127.0.0.1:${port}/`, dialect: 'ws' },
     publish(text) {
@@ -29,7 +22,8 @@ servePeer(async () => {
     connections: () => wss.clients.size,
     close() {
       for (const client of wss.clients) client.terminate();
-      return new Promise((resolve) => wss.close(resolve));
+      wss.close();
+      return new Promise((resolve) => server.close(resolve));
     },
   };
 });

@@ -3,24 +3,17 @@
  * client, the "encode once, write many" that socket.io's adapter does. The best plain Node
  * and `ws` can do: per client only a socket write is left.
  */
+import http from 'node:http';
 import { WebSocket, WebSocketServer, Sender } from 'ws';
-import { servePeer } from '../lib/peer-ipc.mjs';
+import { listenLocal, servePeer } from '../lib/peer-ipc.mjs';
 
 /** An unmasked, final text frame: what a server sends (RFC 6455 § 5.1, § 5.2). */
 const TEXT_FRAME = { fin: true, opcode: 1, mask: false, readOnly: false, rsv1: false };
 
 servePeer(async () => {
-  const wss = new WebSocketServer({
-    host: '127.0.0.1',
-    port: 0,
-    backlog: 4096,
-    perMessageDeflate: false,
-  });
-  await new Promise((resolve, reject) => {
-    wss.once('listening', resolve);
-    wss.once('error', reject);
-  });
-  const { port } = wss.address();
+  const server = http.createServer();
+  const wss = new WebSocketServer({ server, perMessageDeflate: false });
+  const port = await listenLocal(server);
   return {
     ready: { port, url: `ws://127.0.0.1:${port}/`, dialect: 'ws' },
     publish(text) {
@@ -38,7 +31,8 @@ servePeer(async () => {
     connections: () => wss.clients.size,
     close() {
       for (const client of wss.clients) client.terminate();
-      return new Promise((resolve) => wss.close(resolve));
+      wss.close();
+      return new Promise((resolve) => server.close(resolve));
     },
   };
 });

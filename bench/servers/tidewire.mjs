@@ -5,7 +5,7 @@
  */
 import http from 'node:http';
 import { createHub } from '../../dist/server/index.js';
-import { servePeer } from '../lib/peer-ipc.mjs';
+import { listenLocal, servePeer } from '../lib/peer-ipc.mjs';
 
 const CHANNEL = 'bench';
 
@@ -18,11 +18,7 @@ servePeer(async () => {
   });
   const server = http.createServer();
   hub.attach(server);
-  await new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', resolve);
-  });
-  const { port } = server.address();
+  const port = await listenLocal(server);
   const base = `127.0.0.1:${port}/rt`;
   return {
     ready: {

@@ -8,7 +8,7 @@
 /** What a `BacklogGuard` watches. */
 export interface BacklogOwner {
   /** Bytes written but not yet taken by the kernel. */
-  queuedBytes(): number;
+  bufferedBytes(): number;
   /** Called once, when the budget stays exceeded past the grace period. */
   onSlowConsumer(): void;
 }
@@ -51,10 +51,10 @@ export class BacklogGuard {
   /** Call after every write. */
   afterWrite(): void {
     if (this.#check !== undefined || this.#isStopped) return;
-    if (this.#owner.queuedBytes() <= this.#budget) return;
+    if (this.#owner.bufferedBytes() <= this.#budget) return;
     this.#check = setTimeout(() => {
       this.#check = undefined;
-      if (this.#isStopped || this.#owner.queuedBytes() <= this.#budget) return;
+      if (this.#isStopped || this.#owner.bufferedBytes() <= this.#budget) return;
       this.#isStopped = true;
       this.#owner.onSlowConsumer();
     }, GRACE_MS);

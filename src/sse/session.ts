@@ -65,7 +65,7 @@ export class SseSession {
     this.#options = options;
     // The client's backlog is what the response still queues (compressed, when compressing).
     this.#backlog = new BacklogGuard(
-      { queuedBytes: () => res.writableLength, onSlowConsumer: () => this.#cut() },
+      { bufferedBytes: () => res.writableLength, onSlowConsumer: () => this.#cut() },
       options.maxBufferedBytes,
     );
     const headers = sseHeaders(req.httpVersion);

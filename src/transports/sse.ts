@@ -269,6 +269,7 @@ class SseStream implements Subscriber, Connection, BacklogOwner {
     this.write(this.#heartbeat);
   }
 
+  /** What the response still queues: for the metrics and the backlog guard. */
   bufferedBytes(): number {
     return this.#ended ? 0 : this.#res.writableLength;
   }
@@ -277,11 +278,6 @@ class SseStream implements Subscriber, Connection, BacklogOwner {
     if (this.#ended) return;
     this.#res.write(text);
     this.#backlog.afterWrite();
-  }
-
-  /** For the backlog guard: what the response still queues. */
-  queuedBytes(): number {
-    return this.#res.writableLength;
   }
 
   /** The peer stopped reading: end the stream rather than queue without bound. */

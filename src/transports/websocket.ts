@@ -246,11 +246,6 @@ class WsConnection implements Subscriber, Connection, BacklogOwner {
     return 'websocket';
   }
 
-  /** For the backlog guard: what ws and the socket still queue. */
-  queuedBytes(): number {
-    return this.#ws.bufferedAmount;
-  }
-
   /** The peer stopped reading: stop queueing (memory stays bounded) and tell it why. */
   onSlowConsumer(): void {
     const max = this.#context.options.limits.maxBufferedBytes;
@@ -288,6 +283,7 @@ class WsConnection implements Subscriber, Connection, BacklogOwner {
     this.#afterWrite();
   }
 
+  /** What ws and the socket still queue: for the metrics and the backlog guard. */
   bufferedBytes(): number {
     return this.#ws.bufferedAmount;
   }

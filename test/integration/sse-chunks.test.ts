@@ -118,6 +118,25 @@ describe('SSE envelopes as prebuilt HTTP chunks', () => {
     await ended;
   });
 
+  it('are not used on HTTP/1.0, whose stream is not chunked but ends with the connection', async () => {
+    const testHub: TestHub = await startHub();
+    closing.push(() => testHub.close());
+    const socket = net.connect(testHub.port, '127.0.0.1');
+    closing.push(() => socket.destroy());
+    let received = '';
+    socket.on('data', (data: Buffer) => (received += data.toString('utf8')));
+    socket.write('GET /rt/sse?channel=old HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n');
+    await waitFor(() => received.includes('event: subscribed'), 2000, 'subscribed');
+    expect(received).not.toMatch(/\r\nTransfer-Encoding/i);
+
+    await testHub.hub.publish('old', 'plain');
+    await waitFor(() => envelopeData(received).length === 1, 2000, 'the envelope');
+    // No chunk framing around the event: the body is the event stream itself.
+    const body = received.slice(received.indexOf('\r\n\r\n') + 4);
+    expect(body).not.toMatch(/\r\n/);
+    expect(envelopeData(body)).toEqual(['plain']);
+  });
+
   it('go through res.write when a middleware wrapped it, so that it sees every byte', async () => {
     const hub = createHub({ logger: { info() {}, warn() {}, error() {} } });
     closing.push(() => hub.close());
