@@ -58,6 +58,19 @@ export default tseslint.config(
     },
   },
   {
+    // The pages the CLI serves (dashboard) and writes (bench report) run in browsers only,
+    // and reach the hub through the real client, never through server code.
+    files: ['src/dashboard/**/*.ts', 'src/bench-report/**/*.ts'],
+    ignores: ['**/*.test.ts'],
+    languageOptions: { globals: { ...globals.browser } },
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        { patterns: ['node:*', 'ws', 'ioredis', '../server/*', '../transports/*', '../brokers/*'] },
+      ],
+    },
+  },
+  {
     // The SSE encoder and parser are shared with the browser client.
     files: [
       'src/core/**/*.ts',

@@ -50,7 +50,22 @@ export default defineConfig([
     outExtension: () => ({ js: '.min.js' }),
   },
   {
-    entry: { 'cli/index': 'src/cli/index.ts' },
+    // The pages the CLI serves or writes: the dashboard at `/` of `tidewire serve` and the
+    // charts of `bench-report.html`. Browser bundles with uPlot and the real client inside,
+    // so that they work offline (no CDN); each gets its CSS beside it.
+    entry: {
+      'pages/dashboard': 'src/dashboard/main.ts',
+      'pages/bench-report': 'src/bench-report/main.ts',
+    },
+    format: ['esm'],
+    minify: true,
+    splitting: false,
+    sourcemap: true,
+    target: 'es2022',
+    platform: 'browser',
+  },
+  {
+    entry: { 'cli/index': 'src/cli/index.ts', 'cli/bench-hub': 'src/cli/bench/hub-process.ts' },
     format: ['esm'],
     sourcemap: true,
     target: 'node20',

@@ -1,74 +1,46 @@
 /**
- * The page at `/` of `tidewire serve`: a placeholder that subscribes with the browser's own
- * `EventSource` and lists what arrives. Self-contained (no CDN), so it works offline.
+ * The page at `/` of `tidewire serve`: the shell of the live dashboard. Everything it runs
+ * is the bundle built from `src/dashboard/` (uPlot and the real `tidewire/client` inside),
+ * served by the hub itself from `/assets/`, so the page works offline: no CDN.
  */
 export function demoPage(basePath: string): string {
-  const base = JSON.stringify(basePath);
   return `<!doctype html>
-<html lang="en">
+<html lang="en" data-theme="light" data-fullscreen="false">
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<title>tidewire</title>
-<style>
-  body { font: 15px/1.5 system-ui, sans-serif; margin: 2rem auto; max-width: 52rem; padding: 0 1rem; color: #1b1f24; }
-  h1 { font-size: 1.4rem; margin-bottom: .2rem; }
-  .muted { color: #57606a; }
-  #state { display: inline-block; padding: 0 .5rem; border-radius: 1rem; background: #eee; }
-  #state.open { background: #dafbe1; } #state.closed { background: #ffebe9; }
-  form { margin: 1rem 0; display: flex; gap: .5rem; }
-  input { font: inherit; padding: .3rem .5rem; flex: 1; }
-  button { font: inherit; padding: .3rem .8rem; }
-  ol { font-family: ui-monospace, monospace; font-size: 13px; padding-left: 2.5rem; }
-  li { white-space: pre-wrap; word-break: break-all; }
-</style>
+<title>tidewire · live transports</title>
+<link rel="icon" href="data:,">
+<link rel="stylesheet" href="/assets/dashboard.css">
+<script type="module" src="/assets/dashboard.js"></script>
 </head>
-<body>
-<h1>tidewire</h1>
-<p class="muted">Native <code>EventSource</code> on <code id="url"></code> · <span id="state">connecting</span> · <span id="count">0</span> messages</p>
-<form id="publish">
-  <input id="text" placeholder="publish a message to this channel" autocomplete="off">
-  <button>Publish</button>
-</form>
-<ol id="log" reversed></ol>
-<script>
-(() => {
-  const base = ${base};
-  const params = new URLSearchParams(location.search);
-  const channel = params.get('channel') || 'demo';
-  const url = base + '/sse?channel=' + encodeURIComponent(channel);
-  document.getElementById('url').textContent = url;
-  const log = document.getElementById('log');
-  const state = document.getElementById('state');
-  const count = document.getElementById('count');
-  let received = 0;
-  const show = (type, envelope) => {
-    const item = document.createElement('li');
-    item.textContent = type + ' ' + JSON.stringify(envelope);
-    log.prepend(item);
-    while (log.children.length > 200) log.lastChild.remove();
-    count.textContent = String(++received);
-  };
-  const source = new EventSource(url);
-  source.onopen = () => { state.textContent = 'open'; state.className = 'open'; };
-  source.onerror = () => { state.textContent = 'reconnecting'; state.className = 'closed'; };
-  const onEnvelope = (event) => show(event.type, JSON.parse(event.data));
-  source.onmessage = onEnvelope;
-  for (const type of ['tick', 'gap']) source.addEventListener(type, onEnvelope);
-  document.getElementById('publish').addEventListener('submit', async (event) => {
-    event.preventDefault();
-    const input = document.getElementById('text');
-    const answer = await fetch(base + '/send', {
-      method: 'POST',
-      headers: { 'Content-Type': 'text/plain' },
-      body: JSON.stringify({ channel, event: 'message', data: input.value }),
-    });
-    if (answer.ok) input.value = '';
-    else show('error', await answer.json());
-  });
-})();
-</script>
+<body data-base-path="${escapeAttribute(basePath)}">
+<header class="bar">
+  <div class="brand">
+    <h1>tidewire · live transports</h1>
+    <p>The hub's demo ticker, 10 ticks a second on channel <code>demo</code>, over each transport side by side.</p>
+  </div>
+  <span class="total" title="ticks skipped or received twice, all panels: stays 0 through drops, restarts of links and pauses">missed <span id="missed-total">0</span></span>
+  <div class="controls">
+    <button id="drop-all" type="button" title="The hub closes every connection; every client reconnects and resumes">Server: drop everyone</button>
+    <button id="pause" type="button" aria-pressed="false" title="Cut every connection and fail new ones until resumed, as offline">Pause network</button>
+    <button id="theme" type="button" title="Every open tab follows, through the hub">Dark theme</button>
+    <button id="fullscreen" type="button" title="Every open tab follows, through the hub">Full screen</button>
+  </div>
+  <p id="notice" class="notice" role="status"></p>
+</header>
+<main id="panels" class="panels"></main>
+<section class="about">
+  <p>Each panel is its own <code>tidewire/client</code> held to one transport. The line is the price each tick carried, drawn at the hub's publish time; the dots are each tick's latency from publish to delivery (right axis, log scale). <em>Drop</em> cuts one panel's connection as a lost network would; <em>Server: drop everyone</em> has the hub close every connection; <em>Pause network</em> makes the page offline. Each time, the client reconnects with jittered backoff and resumes from where it stood: <em>missed</em> stays 0. Bytes count what the server sent, headers and framing included; requests count WebSocket upgrades too.</p>
+  <p>Theme and full screen are published on channel <code>dashboard</code>: every open tab, on any screen, follows. Publish your own: <code>curl -X POST localhost:8080/rt/publish/demo -H 'Content-Type: application/json' -d '{"hello":"world"}'</code>.</p>
+</section>
+<noscript><p class="about">The dashboard needs JavaScript.</p></noscript>
 </body>
 </html>
 `;
+}
+
+/** The base path goes into an attribute: nothing in it may end the attribute or the tag. */
+function escapeAttribute(text: string): string {
+  return text.replace(/[&"<>]/g, (char) => `&#${char.charCodeAt(0)};`);
 }

@@ -1,11 +1,13 @@
 /**
  * The `tidewire` command: `tidewire serve` runs the standalone hub, configured by flags,
- * `TIDEWIRE_*` environment variables and a JSON config file (README § `tidewire serve`).
+ * `TIDEWIRE_*` environment variables and a JSON config file (README § `tidewire serve`);
+ * `tidewire bench` measures the four transports against a local hub (`bench/command.ts`).
  *
  * @module
  */
 import { readFileSync } from 'node:fs';
 import { Command, Option } from 'commander';
+import { addBenchCommand } from './bench/command.js';
 import { ConfigError, loadConfig } from './config.js';
 import { type CliLog, createCliLog } from './log.js';
 import { serve } from './serve.js';
@@ -60,6 +62,8 @@ serveCommand.action(async (flags: Record<string, unknown>) => {
   logCrashes(log);
   await serve(loaded, log, version);
 });
+
+addBenchCommand(program, version);
 
 /** An error nobody caught ends the process, as Node would, but as a JSON line first. */
 function logCrashes({ logger }: CliLog): void {

@@ -9,8 +9,12 @@ import {
   createHub,
 } from '../server/index.js';
 import { sendError } from '../server/http-util.js';
+import { resolveOrigins } from '../server/options.js';
 import type { ConfigSource, LoadedConfig } from './config.js';
-import { demoPage } from './demo-page.js';
+import { loadDemoAssets, locatePagesDir } from './demo-assets.js';
+import { type DemoRoutes, createDemoRoutes } from './demo-routes.js';
+import { trackDashboardState } from './demo-state.js';
+import { startDemoTicker } from './demo-ticker.js';
 import { reportDrops } from './drop-report.js';
 import { limitLogger } from './log-limiter.js';
 import type { CliLog } from './log.js';
@@ -24,7 +28,10 @@ export async function serve(loaded: LoadedConfig, log: CliLog, version: string):
   const { logger } = log;
   const hubLogger = limitLogger(logger);
   const hub = createHub(await hubOptions(config, hubLogger));
-  const server = createServer(hub, config.basePath);
+  // The dashboard is always at `/` (SPEC.md § CLI); `--no-demo` stops only this node's
+  // ticker, so that the nodes of a Redis cluster all serve the page and one of them ticks.
+  const dashboard = createDashboard(hub, config, logger);
+  const server = createServer(hub, dashboard.routes);
   const url = await listen(server, config.port, config.host);
   // SPEC.md § CLI: this plain line is what scripts wait for; everything else is JSON.
   log.line(`listening on ${url}`);
@@ -32,16 +39,25 @@ export async function serve(loaded: LoadedConfig, log: CliLog, version: string):
   const summary = { config: describeConfig(config), sources: givenSources(sources) };
   logger.info({ url, version, configFile: file, ...summary }, 'hub started');
   for (const warning of warnings) logger.warn({}, warning);
+  if (dashboard.assets.missing.length > 0) {
+    const { dir, missing } = dashboard.assets;
+    logger.warn(
+      { dir, missing },
+      'dashboard not built: / answers, its assets 404 (run "npm run build")',
+    );
+  }
   if (!config.publishToken && !isLoopback(config.host)) {
-    // SECURITY.md: an open publish API on a public address lets anyone publish.
+    // SECURITY.md: an open publish API on a public address lets anyone publish, and make
+    // every client reconnect.
     logger.warn(
       { host: config.host },
-      'POST /rt/publish is open to anyone who can reach this address: set --publish-token',
+      'POST /rt/publish and /demo/disconnect-all are open to anyone who can reach this ' +
+        'address: set --publish-token',
     );
   }
   if (config.redis) await logBrokerState(hub, config.redis, logger);
 
-  const ticker = config.demo ? startDemoTicker(hub.publish.bind(hub), logger) : undefined;
+  const stopTicker = config.demo ? startDemoTicker(hub.publish.bind(hub), logger) : undefined;
   const stopDropReport = reportDrops(
     () => hub.stats().dropped,
     (fields, message) => logger.warn(fields, message),
@@ -50,7 +66,8 @@ export async function serve(loaded: LoadedConfig, log: CliLog, version: string):
     const started = Date.now();
     const { connections } = hub.stats();
     logger.info({ signal, connections, windowMs: config.drainWindow }, 'draining');
-    clearInterval(ticker);
+    stopTicker?.();
+    dashboard.state.stop();
     stopDropReport();
     server.close();
     await hub.close({ drainWindowMs: config.drainWindow });
@@ -61,17 +78,30 @@ export async function serve(loaded: LoadedConfig, log: CliLog, version: string):
   });
 }
 
-/** The server: the hub's endpoints, the demo page at `/`, a JSON 404 for the rest. */
-function createServer(hub: Hub, basePath: string): http.Server {
+/** The live dashboard: its routes, the built page they serve, the shared view. */
+function createDashboard(hub: Hub, config: ServeConfig, logger: Logger) {
+  const assets = loadDemoAssets(locatePagesDir());
+  const state = trackDashboardState(hub);
+  const { basePath, publishToken } = config;
+  const access = { origins: resolveOrigins(config.origin), trustProxy: config.trustProxy };
+  const routes = createDemoRoutes({ hub, basePath, publishToken, access, assets, state, logger });
+  return { assets, state, routes };
+}
+
+/** The server: the hub's endpoints, the dashboard's routes, a JSON 404 for the rest. */
+function createServer(hub: Hub, demoRoutes: DemoRoutes): http.Server {
   const server = http.createServer({
     // Slowloris: headers within 10 s, checked every second rather than Node's 30 s.
     headersTimeout: HEADERS_TIMEOUT_MS,
     requestTimeout: 60_000,
     connectionsCheckingInterval: 1000,
   });
-  servePage(server, basePath);
-  // attach() keeps the page listener above for what is not the hub's.
-  hub.attach(server, { basePath });
+  server.on('request', (req, res) => {
+    if (demoRoutes(req, res)) return;
+    sendError(res, new TidewireError('NOT_FOUND', `no endpoint at ${req.url ?? '/'}`));
+  });
+  // attach() keeps the listener above for what is not the hub's.
+  hub.attach(server);
   return server;
 }
 
@@ -136,22 +166,6 @@ async function hubOptions(config: ServeConfig, logger: Logger): Promise<HubOptio
   };
 }
 
-/** Serves the demo page at `/`; anything else that is not the hub's gets a JSON 404. */
-function servePage(server: http.Server, basePath: string): void {
-  const page = demoPage(basePath);
-  server.on('request', (req, res) => {
-    if (req.method === 'GET' && (req.url === '/' || req.url?.startsWith('/?'))) {
-      res.writeHead(200, {
-        'Content-Type': 'text/html; charset=utf-8',
-        'Cache-Control': 'no-cache',
-      });
-      res.end(page);
-      return;
-    }
-    sendError(res, new TidewireError('NOT_FOUND', `no endpoint at ${req.url ?? '/'}`));
-  });
-}
-
 async function logBrokerState(hub: Hub, redisUrl: string, logger: CliLog['logger']) {
   await hub.ready;
   const redis = redactUrl(redisUrl);
@@ -194,36 +208,6 @@ function redactUrl(url: string): string {
   const parsed = new URL(url);
   if (parsed.password) parsed.password = '***';
   return parsed.toString();
-}
-
-function startDemoTicker(
-  publish: (channel: string, data: unknown, options: { event: string }) => Promise<unknown>,
-  logger: CliLog['logger'],
-): ReturnType<typeof setInterval> {
-  let n = 0;
-  let price = 100;
-  // One line when ticks start failing (the broker is away) and one when they resume, not one
-  // a second.
-  let isFailing = false;
-  return setInterval(() => {
-    n += 1;
-    price = Math.max(1, price + (Math.random() - 0.5) * 2);
-    publish(
-      'demo',
-      { n, price: Math.round(price * 100) / 100, sentAt: Date.now() },
-      { event: 'tick' },
-    ).then(
-      () => {
-        if (isFailing) logger.info({}, 'demo ticker: publishing again');
-        isFailing = false;
-      },
-      (error: unknown) => {
-        if (!isFailing)
-          logger.warn({ err: error }, 'demo ticker: publish failed, retrying every second');
-        isFailing = true;
-      },
-    );
-  }, 1000);
 }
 
 /** Whether `host` only accepts connections from this machine. */

@@ -266,7 +266,11 @@ export const SETTINGS = {
   })(5000),
   demo: toggle(
     'demo',
-    { help: 'publish a tick every second on channel "demo", which the page at / shows' },
+    {
+      help:
+        'publish 10 ticks a second on channel "demo", which the dashboard at / shows (with ' +
+        'Redis, give all nodes but one --no-demo)',
+    },
     true,
   ),
   origin: originList('origin', {

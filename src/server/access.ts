@@ -56,14 +56,7 @@ export class AccessControl {
 
   /** Whether the request's Origin may use the browser-facing endpoints. */
   checkOrigin(req: IncomingMessage): OriginVerdict {
-    const origin = headerText(req.headers.origin);
-    if (origin === '') return { allowed: true, crossOrigin: undefined };
-    if (origin === this.#ownOrigin(req)) return { allowed: true, crossOrigin: undefined };
-    const listed = this.#options.origins;
-    if (listed === '*' || listed.includes(normalizeOrigin(origin))) {
-      return { allowed: true, crossOrigin: origin };
-    }
-    return { allowed: false, origin };
+    return judgeOrigin(req, this.#options);
   }
 
   /**
@@ -177,28 +170,48 @@ export class AccessControl {
       throw new TidewireError('INTERNAL', 'authorization failed', { cause: error });
     });
   }
-
-  /** `scheme://host[:port]` of the hub as this request reached it. */
-  #ownOrigin(req: IncomingMessage): string | undefined {
-    const trusted = this.#options.trustProxy > 0;
-    const forwardedProto = trusted ? firstValue(req.headers['x-forwarded-proto']) : '';
-    const forwardedHost = trusted ? firstValue(req.headers['x-forwarded-host']) : '';
-    const isTls = (req.socket as Partial<TLSSocket>).encrypted === true;
-    const scheme = forwardedProto || (isTls ? 'https' : 'http');
-    const host = forwardedHost || headerText(req.headers.host);
-    if (host === '') return undefined;
-    try {
-      return new URL(`${scheme}://${host}`).origin;
-    } catch {
-      return undefined;
-    }
-  }
 }
 
 /** `RATE_LIMITED`, with the seconds the client should wait (`Retry-After`). */
 export class RateLimitedError extends TidewireError {
   constructor(readonly retryAfterSeconds: number) {
     super('RATE_LIMITED', `too many requests from this address, retry in ${retryAfterSeconds} s`);
+  }
+}
+
+/**
+ * Whether the request's Origin may use the hub from a browser: no Origin (curl, servers), the
+ * hub's own (as the request reached it, through trusted proxies), or one of `origins`.
+ */
+export function judgeOrigin(
+  req: IncomingMessage,
+  options: { readonly origins: readonly string[] | '*'; readonly trustProxy: number },
+): OriginVerdict {
+  const origin = headerText(req.headers.origin);
+  if (origin === '') return { allowed: true, crossOrigin: undefined };
+  if (origin === ownOrigin(req, options.trustProxy)) {
+    return { allowed: true, crossOrigin: undefined };
+  }
+  const listed = options.origins;
+  if (listed === '*' || listed.includes(normalizeOrigin(origin))) {
+    return { allowed: true, crossOrigin: origin };
+  }
+  return { allowed: false, origin };
+}
+
+/** `scheme://host[:port]` of the hub as this request reached it. */
+function ownOrigin(req: IncomingMessage, trustProxy: number): string | undefined {
+  const trusted = trustProxy > 0;
+  const forwardedProto = trusted ? firstValue(req.headers['x-forwarded-proto']) : '';
+  const forwardedHost = trusted ? firstValue(req.headers['x-forwarded-host']) : '';
+  const isTls = (req.socket as Partial<TLSSocket>).encrypted === true;
+  const scheme = forwardedProto || (isTls ? 'https' : 'http');
+  const host = forwardedHost || headerText(req.headers.host);
+  if (host === '') return undefined;
+  try {
+    return new URL(`${scheme}://${host}`).origin;
+  } catch {
+    return undefined;
   }
 }
 

@@ -35,6 +35,8 @@ export class ConnectionRegistry {
   readonly #perIp = new Map<string, number>();
   /** Told of every removal: how a drain learns that its connections are gone. */
   readonly #onRemove = new Set<(connection: Connection) => void>();
+  /** Connections a drain has closed: a WebSocket stays here until its closing handshake ends. */
+  readonly #told = new WeakSet<Connection>();
   #nextId = 0;
 
   constructor(private readonly maxPerIp: number) {}
@@ -94,37 +96,62 @@ export class ConnectionRegistry {
   }
 
   /**
-   * Closes every connection, spread at random over `windowMs` so that clients do not all
-   * reconnect at once after a deploy (PITFALLS #9). Resolves once every connection is gone,
+   * Closes every connection open now, spread at random over `windowMs` so that clients do not
+   * all reconnect at once (PITFALLS #9): the drain on shutdown, and `hub.disconnectAll()`.
+   * Connections that arrive meanwhile are left alone. Resolves once every connection is gone,
    * not merely told: a WebSocket stays open (and counted) until its peer answers the closing
    * handshake, and a caller that stops its server or exits as soon as this resolves would
-   * otherwise cut the last ones before they read their 1012. A peer that does not answer
-   * within `CLOSE_GRACE_MS` of the last close is not waited for.
+   * otherwise cut the last ones before they read their close code. A peer that does not
+   * answer within `CLOSE_GRACE_MS` of the last close is not waited for.
+   *
+   * Two drains may overlap (a shutdown during a `disconnectAll` window): each connection is
+   * told once, by whichever reaches it first, and each drain waits for all of its own.
+   *
+   * @returns how many connections this drain closed (not those that left on their own, or
+   *   that another drain closed first).
    */
-  drain(reason: CloseReason, windowMs: number): Promise<void> {
+  drain(reason: CloseReason, windowMs: number): Promise<number> {
     const pending = new Set(this.#all);
-    if (pending.size === 0) return Promise.resolve();
+    if (pending.size === 0) return Promise.resolve(0);
     return new Promise((resolve) => {
       let grace: ReturnType<typeof setTimeout> | undefined;
+      const turns: Array<ReturnType<typeof setTimeout>> = [];
+      let closedHere = 0;
       const onRemove = (connection: Connection) => {
         if (pending.delete(connection) && pending.size === 0) finish();
       };
       const finish = () => {
         clearTimeout(grace);
+        // Turns still to come are for connections that are gone already.
+        for (const turn of turns) clearTimeout(turn);
         this.#onRemove.delete(onRemove);
-        resolve();
+        resolve(closedHere);
       };
       this.#onRemove.add(onRemove);
       let unsent = pending.size;
       const closeOne = (connection: Connection) => {
-        closeQuietly(connection, reason);
+        // Counted first: closing an HTTP connection removes it at once, which may finish.
+        if (this.#markTold(connection)) {
+          closedHere += 1;
+          closeQuietly(connection, reason);
+        }
         if (--unsent === 0 && pending.size > 0) grace = setTimeout(finish, CLOSE_GRACE_MS);
       };
       for (const connection of [...pending]) {
         if (windowMs <= 0) closeOne(connection);
-        else setTimeout(() => closeOne(connection), Math.random() * windowMs);
+        else turns.push(setTimeout(() => closeOne(connection), Math.random() * windowMs));
       }
     });
+  }
+
+  /**
+   * Marks `connection` as told to close, unless it is gone or was told already: its `close`
+   * is called once. Answers whether the caller is the one to close it.
+   */
+  #markTold(connection: Connection): boolean {
+    if (!this.#all.has(connection) || this.#told.has(connection)) return false;
+    this.#told.add(connection);
+    return true;
   }
 }
 

@@ -56,6 +56,21 @@ function statusHeaders(error: TidewireError): Record<string, string> {
 }
 
 /**
+ * Answers `405 METHOD_NOT_ALLOWED` with `Allow` unless the request's method is one of
+ * `methods`; returns whether it may go on.
+ */
+export function allowMethods(
+  req: IncomingMessage,
+  res: ServerResponse,
+  methods: readonly string[],
+): boolean {
+  if (methods.includes(req.method ?? '')) return true;
+  const error = new TidewireError('METHOD_NOT_ALLOWED', `use ${methods.join(' or ')}`);
+  sendError(res, error, { Allow: methods.join(', ') });
+  return false;
+}
+
+/**
  * Parses a request target. An origin-form target (`/path?query`) is appended to a fixed base
  * rather than resolved against it, so that `//host/x` stays a path and `//[` cannot throw;
  * anything unparsable (`*`, a broken absolute URL) answers undefined.

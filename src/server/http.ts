@@ -6,7 +6,7 @@ import type { HubCounters } from './counters.js';
 import type { Identity } from './options.js';
 import type { HttpTransport } from '../transports/transport.js';
 import type { WebSocketTransport } from '../transports/websocket.js';
-import { parseRequestTarget, sendError, sendJson } from './http-util.js';
+import { allowMethods, parseRequestTarget, sendError, sendJson } from './http-util.js';
 import type { PublishApi } from './publish-api.js';
 
 /** A Node request handler that also fits Express and Connect (`next` for what is not ours). */
@@ -132,13 +132,6 @@ function routeBrowser(
   if (subPath === '/sse') routes.sse.handle(req, res, query, identity);
   else if (subPath === '/poll') routes.poll.handle(req, res, query, identity);
   else void routes.publishApi.send(req, res, identity);
-}
-
-function allowMethods(req: IncomingMessage, res: ServerResponse, methods: string[]): boolean {
-  if (methods.includes(req.method ?? '')) return true;
-  const error = new TidewireError('METHOD_NOT_ALLOWED', `use ${methods.join(' or ')}`);
-  sendError(res, error, { Allow: methods.join(', ') });
-  return false;
 }
 
 /**

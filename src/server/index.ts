@@ -53,6 +53,14 @@ export interface CloseOptions {
   readonly drainWindowMs?: number;
 }
 
+export interface DisconnectAllOptions {
+  /**
+   * Window over which connections are closed, in ms, each at a random instant within it, so
+   * that clients do not all reconnect at the same instant. Default 0: all at once.
+   */
+  readonly windowMs?: number;
+}
+
 export interface HubStats {
   /** Open connections (held polls included) per transport. */
   readonly connections: Record<TransportName, number>;
@@ -83,6 +91,26 @@ export interface Hub {
    * `text/plain; version=0.0.4; charset=utf-8`), for an app that serves it elsewhere.
    */
   metrics(): Promise<string>;
+  /**
+   * Closes every open connection the way a restart asks clients to come back, while the hub
+   * stays up: WebSockets with 1012 (reconnect) and the reason "disconnected by the server",
+   * SSE streams ended with a jittered `retry:`, held polls answered at once. Clients reconnect
+   * at once or after their backoff, and resume from history: nothing is lost or repeated.
+   * Unlike `close()`, new connections are accepted throughout, those made meanwhile included.
+   * Useful to make every client connect again, e.g. so that new `authenticate` or `authorize`
+   * rules apply to everyone.
+   *
+   * Resolves with how many connections it closed, once they are gone (a WebSocket peer that
+   * never answers the closing handshake is given 1 s). Rejects with `SHUTTING_DOWN` once
+   * `close()` was called (its drain closes every connection), and with a `RangeError` for a
+   * window that is not a finite number of at least 0.
+   *
+   * @example
+   * // After changing who may subscribe to what: everyone comes back through the new rules,
+   * // spread over 5 s.
+   * const closed = await hub.disconnectAll({ windowMs: 5000 });
+   */
+  disconnectAll(options?: DisconnectAllOptions): Promise<number>;
   /**
    * Resolves once the broker is started; requests that arrive earlier wait for it. (A Redis
    * broker that cannot reach Redis starts degraded after its `startTimeoutMs`.)
@@ -260,6 +288,13 @@ export function createHub(options: HubOptions = {}): Hub {
       dropped: Object.fromEntries(counters.dropped),
     }),
     metrics: () => metrics.text(),
+    async disconnectAll(disconnectOptions = {}) {
+      const windowMs = checkWindow(disconnectOptions.windowMs ?? 0);
+      if (closing) {
+        throw new TidewireError('SHUTTING_DOWN', 'the hub is closing: it closes every connection');
+      }
+      return connections.drain(DISCONNECTED_BY_SERVER, windowMs);
+    },
     close(closeOptions = {}) {
       // A second call (two signals, an app and its test harness) gets the same drain: it must
       // not resolve while the first one still has connections open.
@@ -282,6 +317,23 @@ export function createHub(options: HubOptions = {}): Hub {
       return closeDone;
     },
   };
+}
+
+/**
+ * What `disconnectAll` tells each connection: 1012 is "Service Restart" in IANA's registry of
+ * WebSocket close codes, which clients read as "come back" (README § Errors), as after a drain.
+ */
+const DISCONNECTED_BY_SERVER = {
+  code: CloseCode.SERVICE_RESTART,
+  reason: 'disconnected by the server',
+} as const;
+
+function checkWindow(windowMs: number): number {
+  // Infinity or NaN would reach setTimeout, which fires such timers at once.
+  if (typeof windowMs !== 'number' || !Number.isFinite(windowMs) || windowMs < 0) {
+    throw new RangeError(`windowMs must be a finite number of at least 0, got ${String(windowMs)}`);
+  }
+  return windowMs;
 }
 
 function pickBasePath(options: AttachOptions, fallback: string): string {

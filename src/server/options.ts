@@ -221,7 +221,7 @@ export function normalizeBasePath(basePath: string): string {
 }
 
 /** `https://App.example.com/` → `https://app.example.com`: origins compare as the browser sends them. */
-function resolveOrigins(origins: HubOptions['origins']): readonly string[] | '*' {
+export function resolveOrigins(origins: HubOptions['origins']): readonly string[] | '*' {
   if (origins === undefined) return [];
   if (origins === '*') return '*';
   if (origins.includes('*')) return '*';

@@ -1,10 +1,10 @@
-import { timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { assertChannel } from '../protocol/channel.js';
 import { normalizeEvent } from '../protocol/envelope.js';
 import { TidewireError, isTidewireError } from '../protocol/errors.js';
 import { isPlainObject, readPublish } from '../protocol/frames.js';
 import type { TransportContext } from '../transports/transport.js';
+import { judgeBearer } from './bearer.js';
 import { parseJson, readBody, sendError, sendJson } from './http-util.js';
 import type { Identity } from './options.js';
 
@@ -92,12 +92,12 @@ export class PublishApi {
     if (token === undefined) return;
     // SPEC.md § Endpoints: 401 without a bearer token (no header, or another scheme such as
     // Basic), 403 with a wrong one.
-    const given = /^Bearer\s+(.+)$/i.exec(req.headers.authorization ?? '')?.[1]?.trim();
-    if (!given) {
+    const verdict = judgeBearer(req, token);
+    if (verdict === 'missing') {
       this.context.counters.drop('unauthorized');
       throw new TidewireError('UNAUTHORIZED', 'publishing needs "Authorization: Bearer <token>"');
     }
-    if (!constantTimeEqual(given, token)) {
+    if (verdict === 'wrong') {
       this.context.counters.drop('forbidden');
       throw new TidewireError('FORBIDDEN', 'the publish token is not valid');
     }
@@ -113,12 +113,6 @@ export class PublishApi {
     if (text.trim() === '') return { data: null };
     return { data: parseJson(text) };
   }
-}
-
-function constantTimeEqual(a: string, b: string): boolean {
-  const left = Buffer.from(a);
-  const right = Buffer.from(b);
-  return left.length === right.length && timingSafeEqual(left, right);
 }
 
 function safeDecode(text: string): string {
