@@ -22,10 +22,10 @@ export function formatBytes(bytes: number): string {
   return `${(bytes / 1_000_000).toFixed(1)} MB`;
 }
 
-/** A latency in ms, `<1 ms` below what `Date.now()` resolves, seconds past 10 s. */
+/** A latency in ms, `<1 ms` below what `Date.now()` resolves, seconds from 1 s. */
 export function formatLatency(ms: number | undefined): string {
   if (ms === undefined) return '–';
   if (ms < 1) return '<1 ms';
-  if (ms < 10_000) return `${Math.round(ms)} ms`;
+  if (ms < 1000) return `${Math.round(ms)} ms`;
   return `${(ms / 1000).toFixed(1)} s`;
 }

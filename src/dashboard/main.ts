@@ -22,8 +22,8 @@ const PANELS: readonly PanelSpec[] = [
   },
   {
     transport: 'sse',
-    title: 'Server-Sent Events',
-    how: 'One response that never ends; an event per message (read with fetch).',
+    title: 'SSE',
+    how: 'Server-Sent Events: one response that never ends, an event per message.',
   },
   {
     transport: 'long-polling',
