@@ -113,7 +113,7 @@ export class StreamChart {
           {
             ...axis,
             size: 26,
-            space: 70,
+            space: 60,
             values: (_plot, ticks) => ticks.map(formatClock),
           },
           { ...axis, scale: 'price', size: 44 },
