@@ -111,10 +111,16 @@ export class Tap {
     try {
       const response = await fetch(input, { ...init, signal: abort.signal });
       this.counters.bytesIn += responseHeadBytes(response);
-      if (!response.body) {
+      const length = response.headers.get('content-length');
+      if (!response.body || length !== null) {
+        // A body of known length (a poll's answer) is counted as announced and handed over
+        // as it came: read through a stream of ours, Chromium would list every such
+        // request as cancelled in DevTools, its end racing the body's.
+        this.counters.bytesIn += Number(length ?? 0);
         forget();
         return response;
       }
+      // A stream (SSE) is counted as it is read, and stays cuttable until it ends.
       return new Response(this.#counted(response.body, forget), {
         status: response.status,
         statusText: response.statusText,
